@@ -1,0 +1,275 @@
+#include "engine/journal.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/util.h"
+
+struct rb_journal {
+    int fd;
+    pthread_mutex_t lock;
+    rb_buf pending;        /* appended, not yet written */
+    int durable_pending;   /* a durable record is not yet fsync'd */
+    int dirty;             /* written but not fsync'd */
+    int64_t last_sync_ms;
+    int failed;
+    long syncs;
+};
+
+rb_journal *rb_journal_open(const char *dir, int append, char **err)
+{
+    char *path = rb_xasprintf("%s/%s", dir, RB_JOURNAL_FILE);
+    int flags = O_WRONLY | O_APPEND | O_CLOEXEC | (append ? 0 : O_CREAT | O_EXCL);
+    int fd = open(path, flags, 0644);
+    if (fd < 0) {
+        *err = rb_xasprintf("%s: cannot %s the journal: %s", path, append ? "open" : "create",
+                            strerror(errno));
+        free(path);
+        return NULL;
+    }
+    free(path);
+    if (!append) {
+        /* The directory entry of a new journal must be durable too. */
+        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0) {
+            fsync(dfd);
+            close(dfd);
+        }
+    }
+    rb_journal *j = rb_xcalloc(1, sizeof *j);
+    j->fd = fd;
+    pthread_mutex_init(&j->lock, NULL);
+    j->last_sync_ms = rb_mono_ms();
+    return j;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Called with the lock held. */
+static int commit_locked(rb_journal *j, int force)
+{
+    if (j->failed)
+        return -1;
+    if (j->pending.len) {
+        if (write_all(j->fd, j->pending.p, j->pending.len) != 0) {
+            rb_log(RB_LOG_ERROR, "journal write failed: %s", strerror(errno));
+            j->failed = 1;
+            return -1;
+        }
+        rb_buf_reset(&j->pending);
+        j->dirty = 1;
+    }
+    int64_t now = rb_mono_ms();
+    if (j->dirty && (force || j->durable_pending || now - j->last_sync_ms >= RB_JOURNAL_SYNC_MS)) {
+        if (fdatasync(j->fd) != 0) {
+            rb_log(RB_LOG_ERROR, "journal fsync failed: %s", strerror(errno));
+            j->failed = 1;
+            return -1;
+        }
+        j->syncs++;
+        j->dirty = 0;
+        j->durable_pending = 0;
+        j->last_sync_ms = now;
+    }
+    return 0;
+}
+
+void rb_journal_append(rb_journal *j, cJSON *rec, int durable)
+{
+    char *text = cJSON_PrintUnformatted(rec);
+    cJSON_Delete(rec);
+    if (!text)
+        rb_die_oom();
+    char *safe = rb_redact(text);
+    free(text);
+    pthread_mutex_lock(&j->lock);
+    rb_buf_puts(&j->pending, safe);
+    rb_buf_add(&j->pending, "\n", 1);
+    if (durable)
+        j->durable_pending = 1;
+    pthread_mutex_unlock(&j->lock);
+    free(safe);
+}
+
+int rb_journal_commit(rb_journal *j, int force)
+{
+    pthread_mutex_lock(&j->lock);
+    int rc = commit_locked(j, force);
+    pthread_mutex_unlock(&j->lock);
+    return rc;
+}
+
+int rb_journal_durable_pending(rb_journal *j)
+{
+    pthread_mutex_lock(&j->lock);
+    int r = j->durable_pending;
+    pthread_mutex_unlock(&j->lock);
+    return r;
+}
+
+int rb_journal_append_sync(rb_journal *j, cJSON *rec)
+{
+    rb_journal_append(j, rec, 1);
+    return rb_journal_commit(j, 1);
+}
+
+long rb_journal_sync_count(const rb_journal *j)
+{
+    return j->syncs;
+}
+
+int rb_journal_close(rb_journal *j)
+{
+    if (!j)
+        return 0;
+    int rc = rb_journal_commit(j, 1);
+    if (close(j->fd) != 0)
+        rc = -1;
+    rb_buf_free(&j->pending);
+    pthread_mutex_destroy(&j->lock);
+    free(j);
+    return rc;
+}
+
+/* --- reading ---------------------------------------------------------- */
+
+static char *read_file(const char *path, size_t *len, char **err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        *err = rb_xasprintf("%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    rb_buf b = {0};
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        rb_buf_add(&b, chunk, n);
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        *err = rb_xasprintf("%s: read error", path);
+        rb_buf_free(&b);
+        return NULL;
+    }
+    *len = b.len;
+    if (!b.p)
+        return rb_xstrdup("");
+    return b.p;
+}
+
+const cJSON *rb_replay_record(const rb_replay *r, size_t index)
+{
+    return cJSON_GetArrayItem(r->records, (int)index);
+}
+
+int rb_replay_read(const char *dir, rb_replay *r, char **err)
+{
+    memset(r, 0, sizeof *r);
+    *err = NULL;
+    char *path = rb_xasprintf("%s/%s", dir, RB_JOURNAL_FILE);
+    size_t len = 0;
+    char *text = read_file(path, &len, err);
+    if (!text) {
+        free(path);
+        return -1;
+    }
+    r->records = cJSON_CreateArray();
+    rb_strmap_init(&r->done_steps, 64);
+    rb_strmap_init(&r->calls, 64);
+    rb_strmap_init(&r->ops, 16);
+    size_t line = 0;
+    char *p = text;
+    int rc = 0;
+    while (*p) {
+        line++;
+        char *nl = strchr(p, '\n');
+        if (!nl) {
+            r->torn_tail = 1; /* a write cut short by a crash: ignore it */
+            break;
+        }
+        *nl = '\0';
+        cJSON *rec = cJSON_Parse(p);
+        const char *t = rec ? cJSON_GetStringValue(cJSON_GetObjectItem(rec, "t")) : NULL;
+        if (!t) {
+            cJSON_Delete(rec);
+            if (!nl[1]) { /* a torn final line that happened to end in \n */
+                r->torn_tail = 1;
+                break;
+            }
+            *err = rb_xasprintf("%s:%zu: corrupt journal record", path, line);
+            rc = -1;
+            break;
+        }
+        cJSON_AddItemToArray(r->records, rec);
+        size_t idx = r->n_records++;
+        if (strcmp(t, "run") == 0 && !r->run) {
+            r->run = rec;
+        } else if (strcmp(t, "step") == 0) {
+            const char *state = cJSON_GetStringValue(cJSON_GetObjectItem(rec, "state"));
+            const char *step = cJSON_GetStringValue(cJSON_GetObjectItem(rec, "step"));
+            if (step && state && strcmp(state, "succeeded") == 0)
+                rb_strmap_put(&r->done_steps, step, idx, NULL);
+        } else if (strcmp(t, "call") == 0) {
+            const char *key = cJSON_GetStringValue(cJSON_GetObjectItem(rec, "key"));
+            if (key)
+                rb_strmap_put(&r->calls, key, idx, NULL);
+        } else if (strcmp(t, "op") == 0) {
+            const char *key = cJSON_GetStringValue(cJSON_GetObjectItem(rec, "key"));
+            size_t old;
+            if (key && rb_strmap_put(&r->ops, key, idx, &old)) {
+                /* keep the latest: rebuild the slot */
+                size_t i;
+                for (i = 0; i < r->ops.cap; i++)
+                    if (r->ops.keys[i] && strcmp(r->ops.keys[i], key) == 0)
+                        r->ops.vals[i] = idx;
+            }
+        } else if (strcmp(t, "end") == 0) {
+            r->ended = 1;
+            free(r->end_status);
+            r->end_status = rb_xstrdup(cJSON_GetStringValue(cJSON_GetObjectItem(rec, "status")));
+        } else if (strcmp(t, "resume") == 0) {
+            r->ended = 0;
+        }
+        p = nl + 1;
+    }
+    free(text);
+    if (rc == 0 && !r->run) {
+        *err = rb_xasprintf("%s: no run record; not a rebound journal", path);
+        rc = -1;
+    }
+    free(path);
+    if (rc != 0)
+        rb_replay_free(r);
+    return rc;
+}
+
+void rb_replay_free(rb_replay *r)
+{
+    rb_strmap_free(&r->done_steps);
+    rb_strmap_free(&r->calls);
+    rb_strmap_free(&r->ops);
+    cJSON_Delete(r->records);
+    free(r->end_status);
+    memset(r, 0, sizeof *r);
+}

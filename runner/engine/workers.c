@@ -1,0 +1,126 @@
+#include "engine/workers.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "core/util.h"
+
+struct rb_workers {
+    pthread_mutex_t lock;
+    pthread_cond_t has_work;
+    pthread_cond_t has_done;
+    rb_work *queue_head, *queue_tail;
+    rb_work *done_head, *done_tail;
+    int stopping;
+    int woken;
+    int n;
+    pthread_t *threads;
+};
+
+static void *worker_main(void *arg)
+{
+    rb_workers *wp = arg;
+    pthread_mutex_lock(&wp->lock);
+    for (;;) {
+        while (!wp->queue_head && !wp->stopping)
+            pthread_cond_wait(&wp->has_work, &wp->lock);
+        if (!wp->queue_head && wp->stopping)
+            break;
+        rb_work *w = wp->queue_head;
+        wp->queue_head = w->next;
+        if (!wp->queue_head)
+            wp->queue_tail = NULL;
+        pthread_mutex_unlock(&wp->lock);
+        w->fn(w);
+        pthread_mutex_lock(&wp->lock);
+        w->next = NULL;
+        if (wp->done_tail)
+            wp->done_tail->next = w;
+        else
+            wp->done_head = w;
+        wp->done_tail = w;
+        pthread_cond_signal(&wp->has_done);
+    }
+    pthread_mutex_unlock(&wp->lock);
+    return NULL;
+}
+
+rb_workers *rb_workers_new(int threads)
+{
+    rb_workers *wp = rb_xcalloc(1, sizeof *wp);
+    pthread_mutex_init(&wp->lock, NULL);
+    pthread_cond_init(&wp->has_work, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&wp->has_done, &ca);
+    pthread_condattr_destroy(&ca);
+    wp->n = threads < 1 ? 1 : threads;
+    wp->threads = rb_xcalloc((size_t)wp->n, sizeof *wp->threads);
+    for (int i = 0; i < wp->n; i++)
+        if (pthread_create(&wp->threads[i], NULL, worker_main, wp) != 0)
+            rb_die_oom();
+    return wp;
+}
+
+void rb_workers_free(rb_workers *wp)
+{
+    if (!wp)
+        return;
+    pthread_mutex_lock(&wp->lock);
+    wp->stopping = 1;
+    pthread_cond_broadcast(&wp->has_work);
+    pthread_mutex_unlock(&wp->lock);
+    for (int i = 0; i < wp->n; i++)
+        pthread_join(wp->threads[i], NULL);
+    pthread_mutex_destroy(&wp->lock);
+    pthread_cond_destroy(&wp->has_work);
+    pthread_cond_destroy(&wp->has_done);
+    free(wp->threads);
+    free(wp);
+}
+
+void rb_workers_submit(rb_workers *wp, rb_work *w)
+{
+    w->next = NULL;
+    pthread_mutex_lock(&wp->lock);
+    if (wp->queue_tail)
+        wp->queue_tail->next = w;
+    else
+        wp->queue_head = w;
+    wp->queue_tail = w;
+    pthread_cond_signal(&wp->has_work);
+    pthread_mutex_unlock(&wp->lock);
+}
+
+void rb_workers_wake(rb_workers *wp)
+{
+    pthread_mutex_lock(&wp->lock);
+    wp->woken = 1;
+    pthread_cond_signal(&wp->has_done);
+    pthread_mutex_unlock(&wp->lock);
+}
+
+rb_work *rb_workers_wait(rb_workers *wp, int timeout_ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&wp->lock);
+    while (!wp->done_head && !wp->woken && timeout_ms > 0) {
+        if (pthread_cond_timedwait(&wp->has_done, &wp->lock, &until) == ETIMEDOUT)
+            break;
+    }
+    wp->woken = 0;
+    rb_work *list = wp->done_head;
+    wp->done_head = wp->done_tail = NULL;
+    pthread_mutex_unlock(&wp->lock);
+    return list;
+}

@@ -1,0 +1,37 @@
+/* The Lua sandbox shared by the playbook loader and the step runner. */
+#ifndef REBOUND_RUNNER_SANDBOX_H
+#define REBOUND_RUNNER_SANDBOX_H
+
+#include <lua.h>
+#include <stddef.h>
+
+#include "playbook/playbook.h"
+
+enum { RB_LIMIT_NONE = 0, RB_LIMIT_INSTRUCTIONS = 1, RB_LIMIT_MEMORY = 2 };
+
+/* One per playbook; lives as long as its lua_State, whose extra space
+ * points at it (coroutines inherit that pointer). */
+typedef struct rb_lua_env {
+    size_t used;               /* bytes allocated by Lua */
+    size_t max_memory;         /* 0 = none */
+    long long count;           /* instructions since the last enter */
+    long long max_instructions;
+    int limit_hit;             /* RB_LIMIT_* of the last limit error */
+    char *dir;                 /* the playbook's folder, for require */
+    const rb_registry *registry;
+    rb_playbook *pb;
+    rb_call_hooks hooks;
+    int have_hooks;
+    int in_step;               /* plugin calls allowed */
+    int wrapper_ref;           /* the Lua step-body wrapper */
+} rb_lua_env;
+
+lua_State *rb_lua_sandbox_new(rb_lua_env *env);
+rb_lua_env *rb_lua_env_of(lua_State *L);
+/* Resets the instruction budget; call before each entry into Lua. */
+void rb_lua_env_enter(rb_lua_env *env);
+
+/* Registers playbook, step, plugin, expect, fail (dsl.c). */
+void rb_dsl_open(lua_State *L);
+
+#endif

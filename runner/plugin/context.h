@@ -1,0 +1,57 @@
+/* rb_ctx: everything the host knows about one action call in progress.
+ *
+ * The scheduler fills one per action call and hands it to the plugin; the
+ * host routines in host.c read and update it. Fields are written by the
+ * scheduler before the call and read-only during it, except `error`
+ * (set_error, owned by the ctx) and the progress counters (atomics, read by
+ * the progress display from the main thread). */
+#ifndef REBOUND_RUNNER_CONTEXT_H
+#define REBOUND_RUNNER_CONTEXT_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "rebound/host.h"
+
+/* Durably journals an operation id for the call; returns RB_OK or RB_EIO. */
+typedef rb_status (*rb_save_op_fn)(void *data, const char *op_id);
+
+struct rb_ctx {
+    const char *mode;            /* "plan", "run", "drill" */
+    const char *step;            /* step name, for logs */
+    const char *plugin;          /* plugin name, for logs */
+    const char *action;          /* action name, for logs */
+    const char *idempotency_key; /* never NULL */
+    const char *operation_id;    /* from an interrupted attempt, or NULL */
+    const rb_value *settings;    /* plugin settings map; never NULL */
+    const char *run_dir;
+    const atomic_int *interrupted; /* process-wide SIGINT/SIGTERM flag, may be NULL */
+    atomic_int cancel;           /* set by the scheduler on timeout */
+    atomic_uint_fast64_t progress_done;
+    atomic_uint_fast64_t progress_total;
+    char *error;                 /* set_error; malloc'd, freed by rb_ctx_clear */
+    rb_save_op_fn save_op;
+    void *save_op_data;
+};
+
+/* Initialises a ctx (all fields zero/NULL, settings an empty map). */
+void rb_ctx_init(rb_ctx *ctx);
+/* Frees what the ctx owns (error). */
+void rb_ctx_clear(rb_ctx *ctx);
+/* Non-zero when the call should stop. */
+int rb_ctx_cancelled(const rb_ctx *ctx);
+
+/* The host table handed to every plugin. Static; never NULL. */
+const rb_host_api *rb_host_api_get(void);
+
+/* A shared, never-freed empty map (the default for ctx->settings and for a
+ * plugin without settings). */
+const rb_value *rb_host_empty_map(void);
+
+/* Where host->log() lines go. The default writes `[step] plugin.action:
+ * message` to stderr. The sink is called with a lock held, one call per line,
+ * so it must not call host->log() itself. msg is borrowed. */
+typedef void (*rb_host_log_fn)(const rb_ctx *ctx, rb_log_level level, const char *msg);
+void rb_host_set_log_sink(rb_host_log_fn fn); /* NULL restores the default */
+
+#endif

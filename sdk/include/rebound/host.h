@@ -1,0 +1,119 @@
+/* rebound plugin SDK: the table of host routines a plugin calls.
+ *
+ * As in SQLite's loadable extensions, a plugin reaches the host only through
+ * the rb_host_api pointer it receives in rb_plugin_init(); it never links
+ * against the runner. The table begins with {abi_major, abi_minor,
+ * struct_size} and only ever grows at the end. Before using a routine added
+ * in a later minor, check RB_HOST_HAS(host, field).
+ *
+ * Thread safety: actions may run concurrently on worker threads. Every
+ * routine here is safe to call from any thread with the rb_ctx of the call in
+ * progress. */
+#ifndef REBOUND_HOST_H
+#define REBOUND_HOST_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "plugin.h"
+#include "status.h"
+#include "value.h"
+
+#if defined(__GNUC__)
+#define RB_PRINTF(fmt, first) __attribute__((format(printf, fmt, first)))
+#else
+#define RB_PRINTF(fmt, first)
+#endif
+
+typedef enum rb_log_level {
+    RB_LOG_DEBUG = 0,
+    RB_LOG_INFO = 1,
+    RB_LOG_WARN = 2,
+    RB_LOG_ERROR = 3
+} rb_log_level;
+
+/* Called with bytes done and total (0 if unknown). Return non-zero to cancel. */
+typedef int (*rb_progress_fn)(rb_ctx *ctx, uint64_t done, uint64_t total);
+
+struct rb_host_api {
+    uint16_t abi_major;
+    uint16_t abi_minor;
+    uint32_t struct_size;
+
+    /* --- memory and strings (ABI 1.0) ----------------------------------- */
+    /* Allocations the host may free (error messages); free with host->mem_free. */
+    void *(*mem_alloc)(size_t size);
+    void (*mem_free)(void *ptr);
+    char *(*str_dup)(const char *s);
+    char *(*str_format)(const char *fmt, ...) RB_PRINTF(1, 2);
+
+    /* --- values (ABI 1.0) ------------------------------------------------ */
+    /* Constructors return a new value (NULL only when out of memory). */
+    rb_value *(*value_null)(void);
+    rb_value *(*value_bool)(int b);
+    rb_value *(*value_int)(int64_t i);
+    rb_value *(*value_double)(double d);
+    rb_value *(*value_string)(const char *s);            /* copies s (UTF-8) */
+    rb_value *(*value_bytes)(const void *data, size_t len); /* copies data */
+    rb_value *(*value_list)(void);
+    rb_value *(*value_map)(void);
+    /* Take ownership of item, also on failure. Setting an existing key
+     * replaces its value. */
+    rb_status (*list_append)(rb_value *list, rb_value *item);
+    rb_status (*map_set)(rb_value *map, const char *key, rb_value *item);
+    rb_value *(*value_copy)(const rb_value *v);
+    void (*value_free)(rb_value *v);  /* NULL is fine */
+
+    /* Readers. A NULL value reads as RB_VNULL. Mismatched accessors return
+     * 0 / NULL rather than failing; check value_type first where it matters. */
+    rb_value_type (*value_type)(const rb_value *v);
+    int (*value_as_bool)(const rb_value *v);
+    int64_t (*value_as_int)(const rb_value *v);        /* doubles truncate */
+    double (*value_as_double)(const rb_value *v);      /* ints convert */
+    const char *(*value_as_string)(const rb_value *v); /* borrowed */
+    const void *(*value_as_bytes)(const rb_value *v, size_t *len); /* strings too */
+    size_t (*value_len)(const rb_value *v);            /* list or map entries */
+    const rb_value *(*list_get)(const rb_value *list, size_t i);
+    const rb_value *(*map_get)(const rb_value *map, const char *key);
+    const char *(*map_key_at)(const rb_value *map, size_t i);
+    const rb_value *(*map_value_at)(const rb_value *map, size_t i);
+    /* Convenience: map_get + value_as_* with a default when absent/mistyped. */
+    const char *(*map_get_string)(const rb_value *map, const char *key, const char *dflt);
+    int64_t (*map_get_int)(const rb_value *map, const char *key, int64_t dflt);
+    int (*map_get_bool)(const rb_value *map, const char *key, int dflt);
+
+    /* --- the call in progress (ABI 1.0) ---------------------------------- */
+    void (*log)(rb_ctx *ctx, rb_log_level level, const char *fmt, ...) RB_PRINTF(3, 4);
+    /* The message shown for the step when the action fails. Never put
+     * secrets in it: it goes to the journal and the reports. */
+    void (*set_error)(rb_ctx *ctx, const char *fmt, ...) RB_PRINTF(2, 3);
+    /* Reports progress; returns non-zero when the action must stop (the run
+     * was interrupted or the step timed out): return RB_ECANCELED then. */
+    int (*progress)(rb_ctx *ctx, uint64_t done, uint64_t total);
+    /* Non-zero once the action should stop, without reporting progress. */
+    int (*cancelled)(rb_ctx *ctx);
+    /* A key that is the same for this call on every attempt and after a
+     * resume; use it to make write actions idempotent. Never NULL. */
+    const char *(*idempotency_key)(rb_ctx *ctx);
+    /* The operation id saved by an earlier, interrupted attempt of this call
+     * (see save_operation), or NULL. Re-attach to it instead of starting the
+     * operation again. */
+    const char *(*operation_id)(rb_ctx *ctx);
+    /* Durably journals an operation id (an LRO URL, a job id) before the
+     * action waits on it, so a resumed run can re-attach. */
+    rb_status (*save_operation)(rb_ctx *ctx, const char *operation_id);
+    /* "plan", "run" or "drill". */
+    const char *(*mode)(rb_ctx *ctx);
+    /* The plugin's settings from the config file (plugins.settings.<name>),
+     * or an empty map. Borrowed for the lifetime of the plugin. */
+    const rb_value *(*settings)(rb_ctx *ctx);
+    /* The directory of this run, for scratch files. */
+    const char *(*run_dir)(rb_ctx *ctx);
+};
+
+/* Non-zero when the host table is large enough to contain `field`. */
+#define RB_HOST_HAS(host, field) \
+    ((host)->struct_size >= offsetof(rb_host_api, field) + sizeof((host)->field))
+
+#endif

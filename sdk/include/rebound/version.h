@@ -1,0 +1,14 @@
+/* rebound plugin SDK: ABI version.
+ *
+ * The ABI major changes only when an existing field or function changes
+ * meaning, which we promise never to do casually: the host refuses plugins
+ * built for another major. The minor grows whenever fields are appended to
+ * rb_host_api or rb_plugin; a plugin built against minor N runs in any host
+ * with minor >= N of the same major. */
+#ifndef REBOUND_VERSION_H
+#define REBOUND_VERSION_H
+
+#define RB_ABI_MAJOR 1
+#define RB_ABI_MINOR 0
+
+#endif
