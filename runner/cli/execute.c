@@ -153,13 +153,17 @@ static int exit_code_for(const rb_run *run)
     return RB_EXIT_FAILED;
 }
 
-static void plan_critical_path(rb_run *run, const rb_graph *g)
+/* With history: the longest path by estimated durations. Without: the
+ * longest chain of dependent steps, which is what bounds a first run. */
+static void plan_critical_path(rb_run *run, const rb_graph *g, int have_history)
 {
     double *dur = rb_xcalloc(run->n_steps, sizeof *dur);
     for (size_t i = 0; i < run->n_steps; i++)
-        dur[i] = run->steps[i].estimate_s > 0 ? run->steps[i].estimate_s : 0;
+        dur[i] = !have_history ? 1.0 : run->steps[i].estimate_s > 0 ? run->steps[i].estimate_s : 0;
     free(run->critical_path);
     rb_graph_critical_path(g, dur, &run->critical_path, &run->n_critical, &run->critical_s);
+    if (!have_history)
+        run->critical_s = -1;
     free(dur);
 }
 
@@ -234,6 +238,13 @@ static int execute(rb_cli *cli, rb_session *s, exec_args *a)
                 cJSON_AddItemToObject(rec, "target", rbv_to_json(a->target));
             if (s->cfg->path)
                 cJSON_AddStringToObject(rec, "config", s->cfg->path);
+            /* Resume loads the same plugins without being told again. */
+            cJSON *dirs = cJSON_AddArrayToObject(rec, "plugin_dirs");
+            for (size_t k = 0; k < cli->n_plugin_dirs; k++) {
+                char dabs[PATH_MAX];
+                const char *d = realpath(cli->plugin_dirs[k], dabs) ? dabs : cli->plugin_dirs[k];
+                cJSON_AddItemToArray(dirs, cJSON_CreateString(d));
+            }
             cJSON_AddStringToObject(rec, "started", ts);
         }
         rb_journal_append(journal, rec, 1);
@@ -304,11 +315,8 @@ static int execute(rb_cli *cli, rb_session *s, exec_args *a)
     }
 
     if (is_plan) {
-        plan_critical_path(&run, s->graph);
-        if (used == 0)
-            rbv_list_append(run.notes, rbv_string("no recorded durations yet: run or drill once "
-                                                  "to get estimates"));
-        rb_report_write_plan(&run, stdout, cli->json);
+        plan_critical_path(&run, s->graph, used > 0);
+        rb_report_write_plan_history(&run, stdout, cli->json, used);
         for (size_t i = 0; i < run.n_steps; i++)
             if (run.steps[i].state == RB_STEP_FAILED)
                 fprintf(stderr, "rebound: plan: step %s failed: %s\n", run.steps[i].name,
@@ -433,6 +441,18 @@ int rb_cmd_resume(rb_cli *cli)
         const char *cfg = cJSON_GetStringValue(cJSON_GetObjectItem(run, "config"));
         if (cfg)
             cli->config = cfg;
+    }
+    if (cli->n_plugin_dirs == 0) {
+        const cJSON *dirs = cJSON_GetObjectItem(run, "plugin_dirs");
+        const cJSON *d;
+        cJSON_ArrayForEach(d, dirs)
+        {
+            if (!cJSON_IsString(d))
+                continue;
+            cli->plugin_dirs = rb_xrealloc(cli->plugin_dirs,
+                                           (cli->n_plugin_dirs + 1) * sizeof *cli->plugin_dirs);
+            cli->plugin_dirs[cli->n_plugin_dirs++] = d->valuestring;
+        }
     }
     rb_session s;
     int rc = rb_session_open(&s, cli, path, 0);

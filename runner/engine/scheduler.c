@@ -49,6 +49,7 @@ typedef struct step_rt {
     rb_value *res_out;
     char *res_err;
     int blocked_call;
+    char *blocked_msg;
 } step_rt;
 
 struct sched {
@@ -305,6 +306,8 @@ static rb_call_outcome hook_call(void *data, const rb_loaded_plugin *p, const rb
         *err = rb_xasprintf("destructive action %s.%s needs confirmation: run again (or "
                             "resume) with --confirm",
                             p->def->name, a->name);
+        free(rt->blocked_msg);
+        rt->blocked_msg = rb_xstrdup(*err);
         rbv_free(args);
         return RB_CALL_ERROR;
     }
@@ -452,11 +455,18 @@ static void attempt_failed(sched *s, size_t i, char *err)
         return;
     }
     if (rt->blocked_call) {
-        set_terminal(s, i, RB_STEP_BLOCKED, rb_xstrdup("waiting for confirmation"));
+        char *why = rt->blocked_msg ? rt->blocked_msg : rb_xstrdup("waiting for confirmation");
+        rt->blocked_msg = NULL;
+        set_terminal(s, i, RB_STEP_BLOCKED, why);
         return;
     }
-    if (s->interrupted) {
+    if (s->interrupted || (s->o->interrupted && atomic_load(s->o->interrupted))) {
+        /* The action saw the interrupt before this loop did. */
         set_terminal(s, i, RB_STEP_CANCELLED, rb_xstrdup("interrupted"));
+        if (!s->interrupted) {
+            s->interrupted = 1;
+            begin_stop(s, "interrupted");
+        }
         return;
     }
     if (r->attempts < st->retry_attempts && !s->stopping) {
@@ -573,8 +583,11 @@ static void complete_job(sched *s, job *jb)
         const char *msg = jb->ctx.error ? jb->ctx.error : "failed";
         rt->res_err = rb_xasprintf("%s.%s: %s (%s)", jb->plugin->def->name, jb->action->name,
                                    msg, rb_status_name(jb->status));
-        if (jb->status == RB_EBLOCKED)
+        if (jb->status == RB_EBLOCKED) {
             rt->blocked_call = 1;
+            free(rt->blocked_msg);
+            rt->blocked_msg = rb_xstrdup(rt->res_err);
+        }
     }
     job_free(jb);
     resume_step(s, i);
@@ -750,6 +763,7 @@ int rb_sched_run(rb_run *run, const rb_sched_opts *o, char **fatal)
                       run->steps[k].state == RB_STEP_CANCELLED;
         any_blocked |= run->steps[k].state == RB_STEP_BLOCKED;
         end_thread(s, k);
+        free(s->rt[k].blocked_msg);
     }
     if (s->interrupted)
         run->status = RB_RUN_INTERRUPTED;

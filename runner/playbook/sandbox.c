@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <lauxlib.h>
 #include <lualib.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,13 +41,19 @@ rb_lua_env *rb_lua_env_of(lua_State *L)
 
 static void count_hook(lua_State *L, lua_Debug *ar)
 {
-    (void)ar;
     rb_lua_env *env = rb_lua_env_of(L);
     env->count += HOOK_INTERVAL;
     if (env->max_instructions > 0 && env->count > env->max_instructions) {
         env->limit_hit = RB_LIMIT_INSTRUCTIONS;
-        luaL_error(L, "playbook exceeded its instruction limit (%lld instructions in one "
-                      "go; an endless loop?)", env->max_instructions);
+        /* The hook's own frame has no position: take the running function's. */
+        char where[300] = "";
+        if (lua_getinfo(L, "Sl", ar) && ar->currentline > 0)
+            snprintf(where, sizeof where, "%s:%d: ", ar->short_src, ar->currentline);
+        char msg[512];
+        snprintf(msg, sizeof msg, "%splaybook exceeded its instruction limit (%lld instructions "
+                 "in one go; an endless loop?)", where, env->max_instructions);
+        lua_pushstring(L, msg);
+        lua_error(L);
     }
 }
 

@@ -37,9 +37,9 @@ void rb_registry_free(rb_registry *reg); /* calls each plugin's fini, dlcloses *
 /* Scans one directory (non-recursive) for regular files named *.so (hidden
  * files skipped), in name order; each is loaded with rb_registry_load_file,
  * so a stray non-ELF *.so is reported rather than silently skipped. Other
- * files are ignored: the build tree's plugin directory is also a CMake
- * binary directory (Makefile, cmake_install.cmake). A missing or unreadable
- * directory is recorded as a refusal too. */
+ * files (READMEs, build files, *.so.N versioned libraries a plugin may ship
+ * next to itself) are ignored. A missing or unreadable directory is recorded
+ * as a refusal too. */
 void rb_registry_scan_dir(rb_registry *reg, const char *dir);
 /* Loads one file; returns 0 when loaded (or when the same file is already
  * loaded), -1 when refused (recorded). */
