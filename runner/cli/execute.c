@@ -295,7 +295,11 @@ static int execute(rb_cli *cli, rb_session *s, exec_args *a)
         .run_dir = run.run_dir,
     };
     char *fatal = NULL;
+    double t_sched = rb_mono_s();
     int sched_rc = rb_sched_run(&run, &o, &fatal);
+    if (getenv("REBOUND_TIMING"))
+        fprintf(stderr, "timing: scheduler %.3fs\n", rb_mono_s() - t_sched);
+    double t_rep = rb_mono_s();
     rb_progress_finish(prog, &run);
     rb_progress_free(prog);
     rb_event_run(events, &run, rb_run_status_name(run.status));
@@ -336,6 +340,8 @@ static int execute(rb_cli *cli, rb_session *s, exec_args *a)
             fprintf(stderr, "To continue: rebound resume %s%s\n", run.run_dir,
                     run.status == RB_RUN_BLOCKED ? " --confirm" : "");
     }
+    if (getenv("REBOUND_TIMING"))
+        fprintf(stderr, "timing: reports %.3fs\n", rb_mono_s() - t_rep);
     rc = exit_code_for(&run);
     if (sched_rc != 0) {
         char *safe = rb_redact(fatal ? fatal : "playbook error");

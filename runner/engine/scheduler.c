@@ -69,6 +69,9 @@ struct sched {
     double t0;
     unsigned rng;
     int outstanding;
+    int n_retrying;           /* steps in RB_STEP_RETRYING */
+    int n_timed;              /* running steps that have a timeout */
+    long iterations;
 };
 
 static int is_terminal(rb_step_state st)
@@ -135,9 +138,11 @@ void rb_event_run(FILE *events, const rb_run *run, const char *state)
 
 static void journal_step(sched *s, size_t i)
 {
-    if (!s->o->journal)
-        return;
     const rb_step_result *r = &s->run->steps[i];
+    /* "running" is not journaled: resume needs outcomes, and write calls
+     * already have their intent records. Events still report it. */
+    if (!s->o->journal || r->state == RB_STEP_RUNNING)
+        return;
     cJSON *rec = cJSON_CreateObject();
     cJSON_AddStringToObject(rec, "t", "step");
     cJSON_AddStringToObject(rec, "step", r->name);
@@ -227,6 +232,8 @@ static void begin_stop(sched *s, const char *why)
         const rb_step *st = &s->o->pb->steps[i];
         if (st->always && !s->interrupted)
             continue;
+        if (r->state == RB_STEP_RETRYING)
+            s->n_retrying--;
         set_terminal(s, i, RB_STEP_CANCELLED, rb_xasprintf("not started: %s", why));
     }
 }
@@ -352,6 +359,23 @@ static rb_call_outcome hook_call(void *data, const rb_loaded_plugin *p, const rb
     jb->ctx.interrupted = o->interrupted;
     jb->ctx.save_op = save_op;
     jb->ctx.save_op_data = jb;
+    if (jb->use_plan) {
+        /* Predictions are cheap and side-effect free by contract: answer
+         * them here rather than through a worker thread. */
+        job_run(&jb->work);
+        rb_call_outcome oc = RB_CALL_DONE;
+        if (jb->status == RB_OK) {
+            *out = jb->out;
+            jb->out = NULL;
+        } else {
+            *err = rb_xasprintf("%s.%s (plan): %s (%s)", p->def->name, a->name,
+                                jb->ctx.error ? jb->ctx.error : "failed",
+                                rb_status_name(jb->status));
+            oc = RB_CALL_ERROR;
+        }
+        job_free(jb);
+        return oc;
+    }
     rt->inflight = jb;
     s->outstanding++;
 
@@ -392,9 +416,10 @@ static int hook_take_result(void *data, rb_value **out, char **err)
 
 /* --- step attempts ------------------------------------------------------------- */
 
+/* The step's own ctx fields; the shared ones were set once on the playbook. */
 static rb_value *step_ctx(sched *s, size_t i)
 {
-    rb_value *ctx = rbv_copy(s->o->base_ctx);
+    rb_value *ctx = rbv_map();
     const rb_step_result *r = &s->run->steps[i];
     rbv_map_set(ctx, "step", rbv_string(r->name));
     rbv_map_set(ctx, "attempt", rbv_int(r->attempts));
@@ -420,11 +445,18 @@ static void end_thread(sched *s, size_t i)
     rt->res_err = NULL;
 }
 
+static void attempt_ended(sched *s, size_t i)
+{
+    end_thread(s, i);
+    s->running--;
+    if (s->o->pb->steps[i].timeout_s > 0 && s->run->steps[i].state == RB_STEP_RUNNING)
+        s->n_timed--;
+}
+
 static void step_succeeded(sched *s, size_t i, rb_value *out)
 {
     rb_step_result *r = &s->run->steps[i];
-    end_thread(s, i);
-    s->running--;
+    attempt_ended(s, i);
     r->outputs = out ? out : rbv_map();
     r->duration_s = now_s(s) - s->rt[i].first_start;
     free(r->error);
@@ -439,8 +471,7 @@ static void attempt_failed(sched *s, size_t i, char *err)
     rb_step_result *r = &s->run->steps[i];
     step_rt *rt = &s->rt[i];
     const rb_step *st = &s->o->pb->steps[i];
-    end_thread(s, i);
-    s->running--;
+    attempt_ended(s, i);
     free(r->error);
     r->error = rb_redact(err);
     free(err);
@@ -476,6 +507,7 @@ static void attempt_failed(sched *s, size_t i, char *err)
         double delay = cap * ((double)rand_r(&s->rng) / (double)RAND_MAX); /* full jitter */
         rt->next_at = now_s(s) + delay;
         r->state = RB_STEP_RETRYING;
+        s->n_retrying++;
         free(r->skip_reason);
         r->skip_reason = rb_xasprintf("retrying in %.1fs", delay);
         changed(s, i);
@@ -537,6 +569,8 @@ static void start_step(sched *s, size_t i)
     }
     r->state = RB_STEP_RUNNING;
     s->running++;
+    if (st->timeout_s > 0)
+        s->n_timed++;
     changed(s, i);
     int do_verify = strcmp(s->o->mode, "plan") != 0 || r->effect == RB_EFFECT_READ;
     rt->co = rb_step_thread_start(s->o->pb, st, ctx, do_verify, &rt->anchor);
@@ -596,7 +630,7 @@ static void complete_job(sched *s, job *jb)
 static void check_timeouts(sched *s)
 {
     double now = now_s(s);
-    for (size_t i = 0; i < s->run->n_steps; i++) {
+    for (size_t i = 0; s->n_timed > 0 && i < s->run->n_steps; i++) {
         rb_step_result *r = &s->run->steps[i];
         const rb_step *st = &s->o->pb->steps[i];
         if (r->state != RB_STEP_RUNNING || st->timeout_s <= 0)
@@ -616,11 +650,14 @@ static void check_timeouts(sched *s)
 static double retries_due(sched *s)
 {
     double now = now_s(s), next = -1;
-    for (size_t i = 0; i < s->run->n_steps; i++) {
+    /* Scans only while something waits to retry: 10,000-step runs must not
+     * pay O(steps) per scheduler turn. */
+    for (size_t i = 0; s->n_retrying > 0 && i < s->run->n_steps; i++) {
         if (s->run->steps[i].state != RB_STEP_RETRYING)
             continue;
         if (s->rt[i].next_at <= now) {
             s->run->steps[i].state = RB_STEP_PENDING;
+            s->n_retrying--;
             push_ready(s, i);
         } else if (next < 0 || s->rt[i].next_at < next) {
             next = s->rt[i].next_at;
@@ -681,6 +718,15 @@ int rb_sched_run(rb_run *run, const rb_sched_opts *o, char **fatal)
 
     rb_call_hooks hooks = {.data = s, .call = hook_call, .take_result = hook_take_result};
     rb_playbook_set_hooks(o->pb, &hooks);
+    char *cerr = NULL;
+    if (o->base_ctx && rb_playbook_set_base_ctx(o->pb, o->base_ctx, &cerr) != 0) {
+        *fatal = rb_xasprintf("cannot build the step context: %s", cerr);
+        free(cerr);
+        rb_workers_free(s->wp);
+        free(s->rt);
+        free(s->ready);
+        return -1;
+    }
 
     /* Steps a previous process completed keep their outputs. */
     for (size_t i = 0; i < n; i++) {
@@ -710,6 +756,7 @@ int rb_sched_run(rb_run *run, const rb_sched_opts *o, char **fatal)
     }
 
     while (s->terminal < n || s->outstanding > 0) {
+        s->iterations++;
         if (o->interrupted && atomic_load(o->interrupted) && !s->interrupted) {
             s->interrupted = 1;
             begin_stop(s, "interrupted");
@@ -756,6 +803,9 @@ int rb_sched_run(rb_run *run, const rb_sched_opts *o, char **fatal)
     if (o->journal)
         rb_journal_commit(o->journal, 1);
     rb_workers_free(s->wp);
+    if (getenv("REBOUND_TIMING"))
+        fprintf(stderr, "timing: %ld scheduler turns, %ld journal syncs\n", s->iterations,
+                o->journal ? rb_journal_sync_count(o->journal) : 0L);
 
     int any_failed = 0, any_blocked = 0;
     for (size_t k = 0; k < n; k++) {

@@ -15,7 +15,10 @@ struct rb_workers {
     rb_work *done_head, *done_tail;
     int stopping;
     int woken;
-    int n;
+    int max;        /* at most this many threads */
+    int n;          /* threads started so far */
+    int idle;       /* threads waiting for work */
+    int main_waiting;
     pthread_t *threads;
 };
 
@@ -24,8 +27,11 @@ static void *worker_main(void *arg)
     rb_workers *wp = arg;
     pthread_mutex_lock(&wp->lock);
     for (;;) {
-        while (!wp->queue_head && !wp->stopping)
+        while (!wp->queue_head && !wp->stopping) {
+            wp->idle++;
             pthread_cond_wait(&wp->has_work, &wp->lock);
+            wp->idle--;
+        }
         if (!wp->queue_head && wp->stopping)
             break;
         rb_work *w = wp->queue_head;
@@ -41,7 +47,8 @@ static void *worker_main(void *arg)
         else
             wp->done_head = w;
         wp->done_tail = w;
-        pthread_cond_signal(&wp->has_done);
+        if (wp->main_waiting)
+            pthread_cond_signal(&wp->has_done);
     }
     pthread_mutex_unlock(&wp->lock);
     return NULL;
@@ -57,11 +64,10 @@ rb_workers *rb_workers_new(int threads)
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&wp->has_done, &ca);
     pthread_condattr_destroy(&ca);
-    wp->n = threads < 1 ? 1 : threads;
-    wp->threads = rb_xcalloc((size_t)wp->n, sizeof *wp->threads);
-    for (int i = 0; i < wp->n; i++)
-        if (pthread_create(&wp->threads[i], NULL, worker_main, wp) != 0)
-            rb_die_oom();
+    /* Threads start on demand (see submit): quick actions then need only a
+     * couple, while slow ones still get up to `threads` at once. */
+    wp->max = threads < 1 ? 1 : threads;
+    wp->threads = rb_xcalloc((size_t)wp->max, sizeof *wp->threads);
     return wp;
 }
 
@@ -91,7 +97,13 @@ void rb_workers_submit(rb_workers *wp, rb_work *w)
     else
         wp->queue_head = w;
     wp->queue_tail = w;
-    pthread_cond_signal(&wp->has_work);
+    if (wp->idle > 0) {
+        pthread_cond_signal(&wp->has_work);
+    } else if (wp->n < wp->max) {
+        if (pthread_create(&wp->threads[wp->n], NULL, worker_main, wp) != 0)
+            rb_die_oom();
+        wp->n++;
+    }
     pthread_mutex_unlock(&wp->lock);
 }
 
@@ -114,10 +126,12 @@ rb_work *rb_workers_wait(rb_workers *wp, int timeout_ms)
         until.tv_nsec -= 1000000000L;
     }
     pthread_mutex_lock(&wp->lock);
+    wp->main_waiting = 1;
     while (!wp->done_head && !wp->woken && timeout_ms > 0) {
         if (pthread_cond_timedwait(&wp->has_done, &wp->lock, &until) == ETIMEDOUT)
             break;
     }
+    wp->main_waiting = 0;
     wp->woken = 0;
     rb_work *list = wp->done_head;
     wp->done_head = wp->done_tail = NULL;

@@ -22,6 +22,25 @@ static const char step_wrapper[] =
     "  return out\n"
     "end\n";
 
+/* ctx.params, ctx.estate, ctx.target... are shared by every step, so they
+ * are built once and frozen: a step cannot change what another one sees. */
+static const char freeze_source[] =
+    "local function freeze(t, seen)\n"
+    "  if type(t) ~= 'table' then return t end\n"
+    "  if seen[t] then return seen[t] end\n"
+    "  local proxy = {}\n"
+    "  seen[t] = proxy\n"
+    "  for k, v in next, t do t[k] = freeze(v, seen) end\n"
+    "  return setmetatable(proxy, {\n"
+    "    __index = t,\n"
+    "    __newindex = function(_, k) error('ctx values are read-only (tried to set ' .. tostring(k) .. ')', 2) end,\n"
+    "    __len = function() return #t end,\n"
+    "    __pairs = function() return next, t, nil end,\n"
+    "    __metatable = 'read-only',\n"
+    "  })\n"
+    "end\n"
+    "return function(t) return freeze(t, {}) end\n";
+
 static int traceback_handler(lua_State *L)
 {
     const char *msg = lua_tostring(L, 1);
@@ -67,6 +86,8 @@ rb_playbook *rb_playbook_load(const char *path, const rb_registry *registry,
     env->registry = registry;
     env->pb = pb;
     env->wrapper_ref = LUA_NOREF;
+    env->freeze_ref = LUA_NOREF;
+    env->base_ref = LUA_NOREF;
     if (limits) {
         env->max_memory = limits->max_memory;
         env->max_instructions = limits->max_instructions;
@@ -95,6 +116,14 @@ rb_playbook *rb_playbook_load(const char *path, const rb_registry *registry,
         return NULL;
     }
     env->wrapper_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    if (luaL_loadbufferx(L, freeze_source, sizeof freeze_source - 1, "=rebound", "t") != LUA_OK ||
+        lua_pcall(L, 0, 1, 0) != LUA_OK) {
+        *err = rb_xasprintf("internal error: %s", lua_tostring(L, -1));
+        rb_playbook_free(pb);
+        return NULL;
+    }
+    env->freeze_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    env->base_ref = LUA_NOREF;
 
     rb_lua_env_enter(env);
     lua_pushcfunction(L, traceback_handler);
@@ -238,6 +267,53 @@ rb_value *rb_playbook_check_params(const rb_playbook *pb, const rb_value *raw, c
 
 /* --- step bodies ---------------------------------------------------------- */
 
+int rb_playbook_set_base_ctx(rb_playbook *pb, const rb_value *base, char **err)
+{
+    lua_State *L = pb->L;
+    *err = NULL;
+    luaL_unref(L, LUA_REGISTRYINDEX, pb->env->base_ref);
+    pb->env->base_ref = LUA_NOREF;
+    if (rbv_type(base) != RB_VMAP) {
+        *err = rb_xstrdup("the base ctx must be a map");
+        return -1;
+    }
+    /* Keep the top level an ordinary table (steps copy it) and freeze the
+     * values below it. */
+    lua_createtable(L, 0, (int)rbv_len(base));
+    for (size_t i = 0; i < rbv_len(base); i++) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, pb->env->freeze_ref);
+        rb_lua_push_value(L, rbv_map_value_at(base, i));
+        if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+            *err = rb_xstrdup(lua_tostring(L, -1));
+            lua_settop(L, 0);
+            return -1;
+        }
+        lua_setfield(L, -2, rbv_map_key_at(base, i));
+    }
+    pb->env->base_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    return 0;
+}
+
+/* Pushes the step's ctx: the frozen base fields plus the step's own. */
+static void push_step_ctx(rb_playbook *pb, lua_State *co, const rb_value *extra)
+{
+    lua_createtable(co, 0, 12);
+    if (pb->env->base_ref != LUA_NOREF) {
+        lua_rawgeti(co, LUA_REGISTRYINDEX, pb->env->base_ref);
+        lua_pushnil(co);
+        while (lua_next(co, -2)) {
+            lua_pushvalue(co, -2);
+            lua_insert(co, -2);
+            lua_rawset(co, -5);
+        }
+        lua_pop(co, 1);
+    }
+    for (size_t i = 0; i < rbv_len(extra); i++) {
+        rb_lua_push_value(co, rbv_map_value_at(extra, i));
+        lua_setfield(co, -2, rbv_map_key_at(extra, i));
+    }
+}
+
 lua_State *rb_step_thread_start(rb_playbook *pb, const rb_step *step, const rb_value *ctx,
                                 int do_verify, int *anchor_ref)
 {
@@ -250,7 +326,7 @@ lua_State *rb_step_thread_start(rb_playbook *pb, const rb_step *step, const rb_v
         lua_rawgeti(co, LUA_REGISTRYINDEX, step->verify_ref);
     else
         lua_pushnil(co);
-    rb_lua_push_value(co, ctx);
+    push_step_ctx(pb, co, ctx);
     lua_pushboolean(co, do_verify);
     return co;
 }
@@ -313,7 +389,7 @@ int rb_step_eval_when(rb_playbook *pb, const rb_step *step, const rb_value *ctx,
     rb_lua_env_enter(env);
     lua_pushcfunction(L, traceback_handler);
     lua_rawgeti(L, LUA_REGISTRYINDEX, step->when_ref);
-    rb_lua_push_value(L, ctx);
+    push_step_ctx(pb, L, ctx);
     int rc = lua_pcall(L, 1, 1, -3);
     if (rc != LUA_OK) {
         *err = error_text(env, L, rc);

@@ -101,8 +101,14 @@ void rb_lua_push_value(lua_State *L, const rb_value *v);
  * (functions, userdata, cyclic or too deep tables). */
 rb_value *rb_lua_to_value(lua_State *L, int idx, char **err);
 
+/* Sets the part of ctx every step shares (params, estate, target, vault,
+ * run_id, mode...). It is converted once and frozen: steps read it, and a
+ * write raises "ctx values are read-only". 0, or -1 with a malloc'd *err. */
+int rb_playbook_set_base_ctx(rb_playbook *pb, const rb_value *base, char **err);
+
 /* Starts one attempt of a step: a new coroutine running run(ctx) and then
- * verify(out, ctx) (when do_verify). ctx is converted to a Lua table.
+ * verify(out, ctx) (when do_verify). ctx is the base ctx plus the fields of
+ * the `ctx` map given here (step, attempt, outputs).
  * Returns the coroutine (anchored in the registry until rb_step_thread_end). */
 lua_State *rb_step_thread_start(rb_playbook *pb, const rb_step *step, const rb_value *ctx,
                                 int do_verify, int *anchor_ref);
@@ -111,7 +117,8 @@ lua_State *rb_step_thread_start(rb_playbook *pb, const rb_step *step, const rb_v
 int rb_step_thread_resume(rb_playbook *pb, lua_State *co, rb_value **out, char **err);
 void rb_step_thread_end(rb_playbook *pb, int anchor_ref);
 
-/* Evaluates a step's `when` (no plugin calls allowed). 1 run, 0 skip, -1 error. */
+/* Evaluates a step's `when` with the same ctx (no plugin calls allowed).
+ * 1 run, 0 skip, -1 error. */
 int rb_step_eval_when(rb_playbook *pb, const rb_step *step, const rb_value *ctx, char **err);
 
 /* Non-zero when the last error came from the instruction or memory limit;

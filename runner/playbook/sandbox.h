@@ -24,6 +24,8 @@ typedef struct rb_lua_env {
     int have_hooks;
     int in_step;               /* plugin calls allowed */
     int wrapper_ref;           /* the Lua step-body wrapper */
+    int freeze_ref;            /* makes a table tree read-only */
+    int base_ref;              /* the shared, frozen part of every ctx */
 } rb_lua_env;
 
 lua_State *rb_lua_sandbox_new(rb_lua_env *env);

@@ -156,7 +156,10 @@ cJSON *rb_json_critical_path(const rb_run *run, int seconds_known)
 
 int rb_json_print(const cJSON *j, FILE *out)
 {
-    char *text = cJSON_Print(j);
+    /* Indented for people; past a few thousand entries (a 10,000-step
+     * report is megabytes) compact, which is several times cheaper. */
+    int big = cJSON_GetArraySize(cJSON_GetObjectItem(j, "steps")) > 2000;
+    char *text = big ? cJSON_PrintUnformatted(j) : cJSON_Print(j);
     oom_if_null(text);
     int rc = fputs(text, out) < 0 || fputc('\n', out) == EOF ? -1 : 0;
     cJSON_free(text);

@@ -1,0 +1,684 @@
+/* The one HTTP engine: a thread driving libcurl's multi interface. See
+ * http.h for the contract. */
+#include "http.h"
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "internal.h"
+#include "redact.h"
+
+#define DEFAULT_MAX_HEADER (64u * 1024u)
+#define DEFAULT_MAX_BODY (64u * 1024u * 1024u)
+#define TRACE_BODY_MAX 4096
+
+struct rb_http_call {
+    rb_http_engine *eng;
+    struct rb_http_call *next;  /* pending or active list */
+    CURL *easy;
+    struct curl_slist *slist;
+    rb_strv req_headers;        /* copies, for the trace */
+    char *method;
+    char *url;
+    const void *body;
+    size_t body_len;
+    long timeout_ms;
+    size_t max_body;
+    rb_http_sink_fn sink;
+    void *sink_user;
+    const volatile int *ext_cancel;
+    volatile int cancel_flag;
+    rb_http_done_fn done;
+    void *user;
+    int refs;                   /* engine + optional caller handle */
+
+    rb_buf resp_body;
+    rb_strv resp_headers;
+    size_t header_bytes;
+    const char *limit_error;    /* set when a size limit aborted the transfer */
+    int sink_aborted;
+    int sink_started;
+    int64_t started_ms;
+    char errbuf[CURL_ERROR_SIZE];
+};
+
+struct rb_http_engine {
+    CURLM *multi;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    rb_http_call *pending;
+    rb_http_call *active;
+    int stop;
+    size_t max_header;
+    size_t max_body;
+    long connect_timeout_ms;
+    char *ca_file;
+    char *user_agent;
+};
+
+/* ---- trace ------------------------------------------------------------ */
+
+static pthread_mutex_t g_trace_lock = PTHREAD_MUTEX_INITIALIZER;
+static FILE *g_trace;
+
+rb_status rb_http_trace_open(const char *path, rb_az_err *err)
+{
+    FILE *f = fopen(path, "we");
+    if (!f)
+        return rb_az_fail(err, RB_EIO, "cannot open trace file %s", path);
+    pthread_mutex_lock(&g_trace_lock);
+    if (g_trace)
+        fclose(g_trace);
+    g_trace = f;
+    pthread_mutex_unlock(&g_trace_lock);
+    return RB_OK;
+}
+
+void rb_http_trace_close(void)
+{
+    pthread_mutex_lock(&g_trace_lock);
+    if (g_trace)
+        fclose(g_trace);
+    g_trace = NULL;
+    pthread_mutex_unlock(&g_trace_lock);
+}
+
+static void trace_text(rb_buf *t, const char *prefix, const char *data, size_t len)
+{
+    size_t n = len > TRACE_BODY_MAX ? TRACE_BODY_MAX : len;
+    char *r = rb_redact_dup(data, n);
+    if (!r)
+        return;
+    rb_buf_printf(t, "%s%s%s\n", prefix, r, len > n ? " [...truncated]" : "");
+    free(r);
+}
+
+static void trace_call(rb_http_call *c, rb_status st, long status)
+{
+    pthread_mutex_lock(&g_trace_lock);
+    if (!g_trace) {
+        pthread_mutex_unlock(&g_trace_lock);
+        return;
+    }
+    rb_buf t = {0};
+    rb_buf_printf(&t, ">>> %s %s\n", c->method, c->url);
+    for (size_t i = 0; i < c->req_headers.n; i++)
+        rb_buf_printf(&t, "> %s\n", c->req_headers.v[i]);
+    if (c->body && c->body_len)
+        trace_text(&t, "> body: ", c->body, c->body_len);
+    int64_t ms = rb_now_ms() - c->started_ms;
+    if (st != RB_OK) {
+        rb_buf_printf(&t, "<<< transport error %s after %lld ms: %s\n", rb_status_name(st),
+                      (long long)ms, c->limit_error ? c->limit_error : c->errbuf);
+    } else {
+        rb_buf_printf(&t, "<<< %ld after %lld ms\n", status, (long long)ms);
+        for (size_t i = 0; i < c->resp_headers.n; i++)
+            rb_buf_printf(&t, "< %s\n", c->resp_headers.v[i]);
+        if (c->resp_body.len)
+            trace_text(&t, "< body: ", c->resp_body.data, c->resp_body.len);
+    }
+    rb_buf_puts(&t, "\n");
+    /* Headers went through the builder unredacted: redact the whole record. */
+    char *r = t.data ? rb_redact_dup(t.data, t.len) : NULL;
+    if (r) {
+        fputs(r, g_trace);
+        fflush(g_trace);
+    }
+    free(r);
+    rb_buf_free(&t);
+    pthread_mutex_unlock(&g_trace_lock);
+}
+
+/* ---- curl callbacks --------------------------------------------------- */
+
+static size_t on_header(char *data, size_t size, size_t n, void *user)
+{
+    rb_http_call *c = user;
+    size_t len = size * n;
+    c->header_bytes += len;
+    if (c->header_bytes > c->eng->max_header) {
+        c->limit_error = "response headers exceed the size limit";
+        return 0;
+    }
+    if (len >= 5 && strncmp(data, "HTTP/", 5) == 0) {
+        /* A new status line (after 100 Continue or similar): start over. */
+        rb_strv_free(&c->resp_headers);
+        return len;
+    }
+    size_t l = len;
+    while (l && (data[l - 1] == '\r' || data[l - 1] == '\n'))
+        l--;
+    if (l == 0)
+        return len;
+    char *line = malloc(l + 1);
+    if (!line)
+        return 0;
+    memcpy(line, data, l);
+    line[l] = '\0';
+    rb_status st = rb_strv_add(&c->resp_headers, line);
+    free(line);
+    return st == RB_OK ? len : 0;
+}
+
+static size_t on_body(char *data, size_t size, size_t n, void *user)
+{
+    rb_http_call *c = user;
+    size_t len = size * n;
+    long status = 0;
+    if (c->sink)
+        curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &status);
+    if (c->sink && status >= 200 && status < 300) {
+        if (!c->sink_started) {
+            c->sink_started = 1;
+            if (c->sink(c->sink_user, NULL, 0) != 0) {
+                c->sink_aborted = 1;
+                return 0;
+            }
+        }
+        if (c->sink(c->sink_user, data, len) != 0) {
+            c->sink_aborted = 1;
+            return 0;
+        }
+        return len;
+    }
+    if (c->resp_body.len + len > c->max_body) {
+        c->limit_error = "response body exceeds the size limit";
+        return 0;
+    }
+    return rb_buf_append(&c->resp_body, data, len) == RB_OK ? len : 0;
+}
+
+static int on_progress(void *user, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+    rb_http_call *c = user;
+    return c->cancel_flag || (c->ext_cancel && *c->ext_cancel);
+}
+
+/* ---- calls ------------------------------------------------------------ */
+
+static void call_free(rb_http_call *c)
+{
+    if (!c)
+        return;
+    if (c->easy)
+        curl_easy_cleanup(c->easy);
+    curl_slist_free_all(c->slist);
+    rb_strv_free(&c->req_headers);
+    rb_strv_free(&c->resp_headers);
+    rb_buf_free(&c->resp_body);
+    free(c->method);
+    free(c->url);
+    free(c);
+}
+
+static void call_unref(rb_http_call *c)
+{
+    rb_http_engine *e = c->eng;
+    pthread_mutex_lock(&e->lock);
+    int left = --c->refs;
+    pthread_mutex_unlock(&e->lock);
+    if (left == 0)
+        call_free(c);
+}
+
+static int is_loopback_host(const char *host)
+{
+    return strcmp(host, "localhost") == 0 || strncmp(host, "127.", 4) == 0 ||
+           strcmp(host, "[::1]") == 0 || strcmp(host, "::1") == 0;
+}
+
+/* Only https, except plain http to loopback. */
+static rb_status check_url(const char *url, rb_az_err *err)
+{
+    CURLU *u = curl_url();
+    if (!u)
+        return rb_az_fail(err, RB_ENOMEM, "out of memory");
+    char *scheme = NULL, *host = NULL;
+    rb_status st = RB_OK;
+    if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
+        st = rb_az_fail(err, RB_EINVAL, "not an absolute URL: %s", url);
+    } else if (strcasecmp(scheme, "https") != 0 &&
+               !(strcasecmp(scheme, "http") == 0 && is_loopback_host(host))) {
+        st = rb_az_fail(err, RB_EINVAL, "refusing %s: only https (or http to loopback) is allowed",
+                        url);
+    }
+    curl_free(scheme);
+    curl_free(host);
+    curl_url_cleanup(u);
+    return st;
+}
+
+static rb_status call_setup(rb_http_engine *e, rb_http_call *c, const rb_http_request *req,
+                            rb_az_err *err)
+{
+    CURL *h = curl_easy_init();
+    if (!h)
+        return rb_az_fail(err, RB_ENOMEM, "curl_easy_init failed");
+    c->easy = h;
+    int has_ct = 0;
+    for (const char *const *p = req->headers; p && *p; p++) {
+        if (rb_strv_add(&c->req_headers, *p) != RB_OK)
+            return rb_az_fail(err, RB_ENOMEM, "out of memory");
+        struct curl_slist *s = curl_slist_append(c->slist, *p);
+        if (!s)
+            return rb_az_fail(err, RB_ENOMEM, "out of memory");
+        c->slist = s;
+        if (rb_header_value(*p, "Content-Type"))
+            has_ct = 1;
+    }
+    /* No Expect: 100-continue round trips; no curl default content type. */
+    const char *extra[] = {"Expect:", has_ct ? NULL : "Content-Type:", NULL};
+    for (int i = 0; extra[i]; i++) {
+        struct curl_slist *s = curl_slist_append(c->slist, extra[i]);
+        if (!s)
+            return rb_az_fail(err, RB_ENOMEM, "out of memory");
+        c->slist = s;
+    }
+
+    curl_easy_setopt(h, CURLOPT_URL, c->url);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (e->ca_file)
+        curl_easy_setopt(h, CURLOPT_CAINFO, e->ca_file);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, c->slist);
+    curl_easy_setopt(h, CURLOPT_USERAGENT, e->user_agent);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, e->connect_timeout_ms);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, c->timeout_ms);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, c);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, c);
+    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(h, CURLOPT_XFERINFODATA, c);
+    curl_easy_setopt(h, CURLOPT_PRIVATE, c);
+    curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
+
+    const char *m = c->method;
+    if (strcmp(m, "HEAD") == 0) {
+        curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+    } else if (strcmp(m, "GET") == 0 || (strcmp(m, "DELETE") == 0 && !c->body)) {
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, m);
+    } else {
+        /* PUT/POST/PATCH always carry Content-Length, even when 0. */
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, c->body ? c->body : "");
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)c->body_len);
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, m);
+    }
+    return RB_OK;
+}
+
+static rb_status map_result(rb_http_call *c, CURLcode rc, rb_az_err *err)
+{
+    const char *what = c->limit_error ? c->limit_error : (c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc));
+    /* Messages name the request without its query string (SAS, secrets). */
+    char where[512];
+    snprintf(where, sizeof where, "%s %s", c->method, c->url);
+    char *q = strchr(where, '?');
+    if (q)
+        *q = '\0';
+    if (c->limit_error)
+        return rb_az_fail(err, RB_EPROTO, "%s: %s", where, what);
+    if (c->sink_aborted)
+        return rb_az_fail(err, RB_ECANCELED, "%s: the response consumer stopped the transfer", where);
+    switch (rc) {
+    case CURLE_OPERATION_TIMEDOUT:
+        return rb_az_fail(err, RB_ETIMEDOUT, "%s: timed out: %s", where, what);
+    case CURLE_ABORTED_BY_CALLBACK:
+        return rb_az_fail(err, RB_ECANCELED, "%s: cancelled", where);
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+    case CURLE_SSL_CONNECT_ERROR:
+        return rb_az_fail(err, RB_ERETRY, "%s: connection failed: %s", where, what);
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CERTPROBLEM:
+        return rb_az_fail(err, RB_EAUTH, "%s: TLS peer not trusted: %s", where, what);
+    case CURLE_WEIRD_SERVER_REPLY:
+    case CURLE_UNSUPPORTED_PROTOCOL: /* "HTTP/0.9": not HTTP at all */
+    case CURLE_BAD_CONTENT_ENCODING:
+    case CURLE_FILESIZE_EXCEEDED:
+    case CURLE_OUT_OF_MEMORY:
+    case CURLE_WRITE_ERROR:
+        return rb_az_fail(err, RB_EPROTO, "%s: malformed or oversized response: %s", where, what);
+    default:
+        return rb_az_fail(err, RB_ERROR, "%s: %s", where, what);
+    }
+}
+
+/* Runs on the engine thread once the transfer ended (rc) or was cancelled. */
+static void call_complete(rb_http_call *c, CURLcode rc, int cancelled)
+{
+    rb_az_err err;
+    rb_az_err_clear(&err);
+    rb_status st;
+    rb_http_response *resp = NULL;
+    long status = 0;
+    if (cancelled) {
+        st = rb_az_fail(&err, RB_ECANCELED, "%s request cancelled", c->method);
+    } else if (rc != CURLE_OK) {
+        st = map_result(c, rc, &err);
+    } else {
+        curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &status);
+        resp = calloc(1, sizeof *resp);
+        if (!resp) {
+            st = rb_az_fail(&err, RB_ENOMEM, "out of memory");
+        } else {
+            st = RB_OK;
+            resp->status = status;
+            resp->headers = c->resp_headers.v;
+            resp->nheaders = c->resp_headers.n;
+            c->resp_headers.v = NULL;
+            c->resp_headers.n = c->resp_headers.cap = 0;
+            resp->body_len = c->resp_body.len;
+            resp->body = rb_buf_take(&c->resp_body);
+            err.http_status = (int)status;
+        }
+    }
+    if (resp) {
+        /* trace reads headers from the call: give them a temporary view */
+        c->resp_headers.v = resp->headers;
+        c->resp_headers.n = resp->nheaders;
+        c->resp_body.data = resp->body;
+        c->resp_body.len = resp->body_len;
+        trace_call(c, st, status);
+        c->resp_headers.v = NULL;
+        c->resp_headers.n = 0;
+        c->resp_body.data = NULL;
+        c->resp_body.len = 0;
+    } else {
+        trace_call(c, st, status);
+    }
+    c->done(c->user, st, resp, &err);
+    call_unref(c);
+}
+
+/* ---- engine thread ------------------------------------------------------ */
+
+static void *engine_main(void *arg)
+{
+    rb_http_engine *e = arg;
+    for (;;) {
+        pthread_mutex_lock(&e->lock);
+        int stop = e->stop;
+        rb_http_call *pend = e->pending;
+        e->pending = NULL;
+        pthread_mutex_unlock(&e->lock);
+
+        while (pend) {
+            rb_http_call *c = pend;
+            pend = c->next;
+            if (stop || c->cancel_flag || (c->ext_cancel && *c->ext_cancel)) {
+                call_complete(c, CURLE_OK, 1);
+                continue;
+            }
+            c->started_ms = rb_now_ms();
+            if (curl_multi_add_handle(e->multi, c->easy) != CURLM_OK) {
+                snprintf(c->errbuf, sizeof c->errbuf, "curl_multi_add_handle failed");
+                call_complete(c, CURLE_FAILED_INIT, 0);
+                continue;
+            }
+            c->next = e->active;
+            e->active = c;
+        }
+
+        /* Cancellation and shutdown of transfers in flight. */
+        rb_http_call **pp = &e->active;
+        int watch_cancel = 0;
+        while (*pp) {
+            rb_http_call *c = *pp;
+            if (stop || c->cancel_flag || (c->ext_cancel && *c->ext_cancel)) {
+                *pp = c->next;
+                curl_multi_remove_handle(e->multi, c->easy);
+                call_complete(c, CURLE_OK, 1);
+                continue;
+            }
+            if (c->ext_cancel)
+                watch_cancel = 1;
+            pp = &c->next;
+        }
+        if (stop)
+            break;
+
+        int running = 0;
+        curl_multi_perform(e->multi, &running);
+        CURLMsg *msg;
+        int left;
+        while ((msg = curl_multi_info_read(e->multi, &left))) {
+            if (msg->msg != CURLMSG_DONE)
+                continue;
+            CURL *easy = msg->easy_handle;
+            CURLcode rc = msg->data.result;
+            rb_http_call *c = NULL;
+            curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&c);
+            curl_multi_remove_handle(e->multi, easy);
+            for (rb_http_call **q = &e->active; *q; q = &(*q)->next) {
+                if (*q == c) {
+                    *q = c->next;
+                    break;
+                }
+            }
+            call_complete(c, rc, 0);
+        }
+        curl_multi_poll(e->multi, NULL, 0, watch_cancel ? 50 : 1000, NULL);
+    }
+    return NULL;
+}
+
+static void global_init(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+rb_status rb_http_engine_new(rb_http_engine **out, const rb_http_options *opts, rb_az_err *err)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, global_init);
+    *out = NULL;
+    rb_http_engine *e = calloc(1, sizeof *e);
+    if (!e)
+        return rb_az_fail(err, RB_ENOMEM, "out of memory");
+    rb_http_options o = {0};
+    if (opts)
+        o = *opts;
+    e->max_header = o.max_header_bytes ? o.max_header_bytes : DEFAULT_MAX_HEADER;
+    e->max_body = o.max_body_bytes ? o.max_body_bytes : DEFAULT_MAX_BODY;
+    e->connect_timeout_ms = o.connect_timeout_ms ? o.connect_timeout_ms : 10000;
+    e->ca_file = o.ca_file ? strdup(o.ca_file) : NULL;
+    e->user_agent = strdup(o.user_agent ? o.user_agent : "rebound/0.1");
+    e->multi = curl_multi_init();
+    pthread_mutex_init(&e->lock, NULL);
+    if (!e->multi || !e->user_agent || (o.ca_file && !e->ca_file)) {
+        rb_http_engine_free(e);
+        return rb_az_fail(err, RB_ENOMEM, "cannot create the HTTP engine");
+    }
+    curl_multi_setopt(e->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 64L);
+    curl_multi_setopt(e->multi, CURLMOPT_MAXCONNECTS, 256L);
+    if (pthread_create(&e->thread, NULL, engine_main, e) != 0) {
+        curl_multi_cleanup(e->multi);
+        e->multi = NULL;
+        rb_http_engine_free(e);
+        return rb_az_fail(err, RB_ERROR, "cannot start the HTTP engine thread");
+    }
+    *out = e;
+    return RB_OK;
+}
+
+void rb_http_engine_free(rb_http_engine *e)
+{
+    if (!e)
+        return;
+    if (e->multi) {
+        pthread_mutex_lock(&e->lock);
+        e->stop = 1;
+        pthread_mutex_unlock(&e->lock);
+        curl_multi_wakeup(e->multi);
+        pthread_join(e->thread, NULL);
+        /* Anything submitted while stopping. */
+        while (e->pending) {
+            rb_http_call *c = e->pending;
+            e->pending = c->next;
+            call_complete(c, CURLE_OK, 1);
+        }
+        curl_multi_cleanup(e->multi);
+    }
+    pthread_mutex_destroy(&e->lock);
+    free(e->ca_file);
+    free(e->user_agent);
+    free(e);
+}
+
+rb_status rb_http_submit(rb_http_engine *e, const rb_http_request *req, rb_http_done_fn done,
+                         void *user, rb_http_call **out_call, rb_az_err *err)
+{
+    if (out_call)
+        *out_call = NULL;
+    if (!e || !req || !req->method || !req->url || !done)
+        return rb_az_fail(err, RB_EINVAL, "rb_http_submit: missing argument");
+    rb_status st = check_url(req->url, err);
+    if (st != RB_OK)
+        return st;
+    rb_http_call *c = calloc(1, sizeof *c);
+    if (!c)
+        return rb_az_fail(err, RB_ENOMEM, "out of memory");
+    c->eng = e;
+    c->method = strdup(req->method);
+    c->url = strdup(req->url);
+    c->body = req->body;
+    c->body_len = req->body ? req->body_len : 0;
+    c->timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : 60000;
+    c->max_body = req->max_body_bytes ? req->max_body_bytes : e->max_body;
+    c->sink = req->sink;
+    c->sink_user = req->sink_user;
+    c->ext_cancel = req->cancel;
+    c->done = done;
+    c->user = user;
+    c->refs = out_call ? 2 : 1;
+    if (!c->method || !c->url) {
+        call_free(c);
+        return rb_az_fail(err, RB_ENOMEM, "out of memory");
+    }
+    st = call_setup(e, c, req, err);
+    if (st != RB_OK) {
+        call_free(c);
+        return st;
+    }
+    pthread_mutex_lock(&e->lock);
+    if (e->stop) {
+        pthread_mutex_unlock(&e->lock);
+        call_free(c);
+        return rb_az_fail(err, RB_ECANCELED, "the HTTP engine is stopping");
+    }
+    /* Append to keep submission order. */
+    rb_http_call **pp = &e->pending;
+    while (*pp)
+        pp = &(*pp)->next;
+    *pp = c;
+    pthread_mutex_unlock(&e->lock);
+    curl_multi_wakeup(e->multi);
+    if (out_call)
+        *out_call = c;
+    return RB_OK;
+}
+
+void rb_http_call_cancel(rb_http_call *c)
+{
+    if (!c)
+        return;
+    c->cancel_flag = 1;
+    curl_multi_wakeup(c->eng->multi);
+}
+
+void rb_http_call_release(rb_http_call *c)
+{
+    if (c)
+        call_unref(c);
+}
+
+/* ---- synchronous send --------------------------------------------------- */
+
+struct waiter {
+    pthread_mutex_t m;
+    pthread_cond_t cv;
+    int done;
+    rb_status st;
+    rb_http_response *resp;
+    rb_az_err err;
+};
+
+static void on_done_sync(void *user, rb_status st, rb_http_response *resp, const rb_az_err *err)
+{
+    struct waiter *w = user;
+    pthread_mutex_lock(&w->m);
+    w->st = st;
+    w->resp = resp;
+    if (err)
+        w->err = *err;
+    w->done = 1;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->m);
+}
+
+rb_status rb_http_send(rb_http_engine *e, const rb_http_request *req, rb_http_response **out,
+                       rb_az_err *err)
+{
+    *out = NULL;
+    struct waiter w;
+    memset(&w, 0, sizeof w);
+    pthread_mutex_init(&w.m, NULL);
+    pthread_cond_init(&w.cv, NULL);
+    rb_status st = rb_http_submit(e, req, on_done_sync, &w, NULL, err);
+    if (st == RB_OK) {
+        pthread_mutex_lock(&w.m);
+        while (!w.done)
+            pthread_cond_wait(&w.cv, &w.m);
+        pthread_mutex_unlock(&w.m);
+        st = w.st;
+        *out = w.resp;
+        if (err)
+            *err = w.err;
+    }
+    pthread_cond_destroy(&w.cv);
+    pthread_mutex_destroy(&w.m);
+    return st;
+}
+
+const char *rb_http_response_header(const rb_http_response *r, const char *name)
+{
+    if (!r)
+        return NULL;
+    for (size_t i = 0; i < r->nheaders; i++) {
+        const char *v = rb_header_value(r->headers[i], name);
+        if (v)
+            return v;
+    }
+    return NULL;
+}
+
+void rb_http_response_free(rb_http_response *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->nheaders; i++)
+        free(r->headers[i]);
+    free(r->headers);
+    free(r->body);
+    free(r);
+}

@@ -1,0 +1,310 @@
+/* Small helpers shared by runner/azure/: buffers, clocks, base64 and URL
+ * escaping (both delegated to OpenSSL and libcurl). */
+#include "internal.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "redact.h"
+
+static rb_status buf_reserve(rb_buf *b, size_t extra)
+{
+    if (b->len + extra + 1 <= b->cap)
+        return RB_OK;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->len + extra + 1)
+        cap *= 2;
+    char *p = realloc(b->data, cap);
+    if (!p)
+        return RB_ENOMEM;
+    b->data = p;
+    b->cap = cap;
+    return RB_OK;
+}
+
+rb_status rb_buf_append(rb_buf *b, const void *data, size_t len)
+{
+    if (buf_reserve(b, len) != RB_OK)
+        return RB_ENOMEM;
+    if (len)
+        memcpy(b->data + b->len, data, len);
+    b->len += len;
+    b->data[b->len] = '\0';
+    return RB_OK;
+}
+
+rb_status rb_buf_puts(rb_buf *b, const char *s)
+{
+    return rb_buf_append(b, s, strlen(s));
+}
+
+rb_status rb_buf_printf(rb_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return RB_EINVAL;
+    if (buf_reserve(b, (size_t)n) != RB_OK)
+        return RB_ENOMEM;
+    va_start(ap, fmt);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+    return RB_OK;
+}
+
+void rb_buf_free(rb_buf *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+char *rb_buf_take(rb_buf *b)
+{
+    char *d = b->data;
+    if (!d)
+        d = strdup("");
+    b->data = NULL;
+    b->len = b->cap = 0;
+    return d;
+}
+
+rb_status rb_strv_add(rb_strv *s, const char *str)
+{
+    if (s->n + 2 > s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 8;
+        char **v = realloc(s->v, cap * sizeof *v);
+        if (!v)
+            return RB_ENOMEM;
+        s->v = v;
+        s->cap = cap;
+    }
+    char *c = strdup(str);
+    if (!c)
+        return RB_ENOMEM;
+    s->v[s->n++] = c;
+    s->v[s->n] = NULL;
+    return RB_OK;
+}
+
+rb_status rb_strv_addf(rb_strv *s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *str = NULL;
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return RB_EINVAL;
+    str = malloc((size_t)n + 1);
+    if (!str)
+        return RB_ENOMEM;
+    va_start(ap, fmt);
+    vsnprintf(str, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    rb_status st = rb_strv_add(s, str);
+    free(str);
+    return st;
+}
+
+void rb_strv_free(rb_strv *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        free(s->v[i]);
+    free(s->v);
+    s->v = NULL;
+    s->n = s->cap = 0;
+}
+
+int64_t rb_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t rb_wall_s(void)
+{
+    return (int64_t)time(NULL);
+}
+
+rb_status rb_sleep_ms(int64_t ms, const volatile int *cancel)
+{
+    int64_t end = rb_now_ms() + ms;
+    for (;;) {
+        if (cancel && *cancel)
+            return RB_ECANCELED;
+        int64_t left = end - rb_now_ms();
+        if (left <= 0)
+            return RB_OK;
+        if (left > 50)
+            left = 50;
+        struct timespec ts = {.tv_sec = left / 1000, .tv_nsec = (left % 1000) * 1000000L};
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+        }
+    }
+}
+
+char *rb_b64_encode(const void *data, size_t len)
+{
+    size_t cap = 4 * ((len + 2) / 3) + 1;
+    char *out = malloc(cap);
+    if (!out)
+        return NULL;
+    EVP_EncodeBlock((unsigned char *)out, data, (int)len);
+    return out;
+}
+
+char *rb_b64url_encode(const void *data, size_t len)
+{
+    char *s = rb_b64_encode(data, len);
+    if (!s)
+        return NULL;
+    size_t n = strlen(s);
+    while (n && s[n - 1] == '=')
+        s[--n] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '+')
+            s[i] = '-';
+        else if (s[i] == '/')
+            s[i] = '_';
+    }
+    return s;
+}
+
+rb_status rb_b64_decode(const char *s, unsigned char **out, size_t *out_len)
+{
+    size_t n = strlen(s);
+    if (n % 4 != 0)
+        return RB_EINVAL;
+    unsigned char *buf = malloc(n / 4 * 3 + 1);
+    if (!buf)
+        return RB_ENOMEM;
+    int got = n ? EVP_DecodeBlock(buf, (const unsigned char *)s, (int)n) : 0;
+    if (got < 0) {
+        free(buf);
+        return RB_EINVAL;
+    }
+    /* EVP_DecodeBlock counts padding as zero bytes: drop them. */
+    size_t len = (size_t)got;
+    if (n >= 1 && s[n - 1] == '=')
+        len--;
+    if (n >= 2 && s[n - 2] == '=')
+        len--;
+    *out = buf;
+    *out_len = len;
+    return RB_OK;
+}
+
+char *rb_url_escape(const char *s)
+{
+    char *e = curl_easy_escape(NULL, s, (int)strlen(s));
+    if (!e)
+        return NULL;
+    char *r = strdup(e);
+    curl_free(e);
+    return r;
+}
+
+char *rb_url_unescape(const char *s)
+{
+    int n = 0;
+    char *e = curl_easy_unescape(NULL, s, (int)strlen(s), &n);
+    if (!e)
+        return NULL;
+    char *r = malloc((size_t)n + 1);
+    if (r) {
+        memcpy(r, e, (size_t)n);
+        r[n] = '\0';
+    }
+    curl_free(e);
+    return r;
+}
+
+const char *rb_header_value(const char *line, const char *name)
+{
+    size_t n = strlen(name);
+    if (strncasecmp(line, name, n) != 0 || line[n] != ':')
+        return NULL;
+    const char *v = line + n + 1;
+    while (*v == ' ' || *v == '\t')
+        v++;
+    return v;
+}
+
+rb_status rb_read_file(const char *path, size_t max, char **out, size_t *out_len, rb_az_err *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return rb_az_fail(err, RB_EIO, "cannot open %s: %s", path, strerror(errno));
+    rb_buf b = {0};
+    char tmp[4096];
+    for (;;) {
+        ssize_t r = read(fd, tmp, sizeof tmp);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            int e = errno;
+            close(fd);
+            rb_buf_free(&b);
+            return rb_az_fail(err, RB_EIO, "cannot read %s: %s", path, strerror(e));
+        }
+        if (r == 0)
+            break;
+        if (b.len + (size_t)r > max) {
+            close(fd);
+            rb_buf_free(&b);
+            return rb_az_fail(err, RB_EINVAL, "%s is larger than %zu bytes", path, max);
+        }
+        if (rb_buf_append(&b, tmp, (size_t)r) != RB_OK) {
+            close(fd);
+            rb_buf_free(&b);
+            return rb_az_fail(err, RB_ENOMEM, "out of memory reading %s", path);
+        }
+    }
+    close(fd);
+    if (out_len)
+        *out_len = b.len;
+    *out = rb_buf_take(&b);
+    return *out ? RB_OK : RB_ENOMEM;
+}
+
+rb_status rb_random_bytes(void *buf, size_t len)
+{
+    return RAND_bytes(buf, (int)len) == 1 ? RB_OK : RB_ERROR;
+}
+
+void rb_az_err_clear(rb_az_err *err)
+{
+    if (!err)
+        return;
+    err->http_status = 0;
+    err->code[0] = '\0';
+    err->msg[0] = '\0';
+}
+
+rb_status rb_az_fail(rb_az_err *err, rb_status status, const char *fmt, ...)
+{
+    if (!err)
+        return status;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    va_end(ap);
+    rb_redact_inplace(err->msg, sizeof err->msg);
+    return status;
+}
