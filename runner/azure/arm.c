@@ -30,6 +30,7 @@ struct rb_arm_op {
     char *final_url; /* the resource to GET after an async PUT/PATCH; or a POST's Location */
     char *id;        /* JSON, journaled */
     cJSON *result;
+    long first_delay_ms; /* Retry-After of the initial response, -1 if none */
 };
 
 struct rb_arm_pager {
@@ -267,6 +268,7 @@ rb_status rb_arm_begin(rb_arm *a, const char *method, const char *path,
         return rb_az_fail(err, RB_ENOMEM, "out of memory");
     }
     op->method = strdup(method);
+    op->first_delay_ms = rb_az_retry_after_ms(resp);
     const char *ao = rb_http_response_header(resp, "Azure-AsyncOperation");
     const char *loc = rb_http_response_header(resp, "Location");
     if (ao && *ao) {
@@ -328,6 +330,7 @@ rb_status rb_arm_op_attach(rb_arm *a, const char *op_id, rb_arm_op **out, rb_az_
     }
     rb_arm_op *op = calloc(1, sizeof *op);
     if (op) {
+        op->first_delay_ms = -1;
         op->kind = strcmp(kind->valuestring, "Location") == 0 ? OP_LOCATION : OP_ASYNC;
         op->method = strdup(method->valuestring);
         op->poll_url = abs;
@@ -445,6 +448,17 @@ rb_status rb_arm_op_wait(rb_arm *a, rb_arm_op *op, const rb_az_call_opts *opts, 
         o = *opts;
     long total = o.deadline_ms > 0 ? o.deadline_ms : 3600L * 1000;
     int64_t deadline = rb_now_ms() + total;
+    /* The initial response may already say when to look first. */
+    if (!op->done && op->first_delay_ms > 0) {
+        if (op->first_delay_ms > total)
+            return rb_az_fail(err, RB_ETIMEDOUT,
+                              "long-running operation: the first poll (in %ld ms) would pass the "
+                              "%ld ms deadline",
+                              op->first_delay_ms, total);
+        if (rb_sleep_ms(op->first_delay_ms, o.cancel) != RB_OK)
+            return rb_az_fail(err, RB_ECANCELED, "waiting for the operation was cancelled");
+        op->first_delay_ms = -1;
+    }
     while (!op->done) {
         int64_t left = deadline - rb_now_ms();
         if (left <= 0)
@@ -544,4 +558,11 @@ void rb_arm_pager_free(rb_arm_pager *p)
     free(p->next);
     free(p->last);
     free(p);
+}
+
+long rb_arm_op_first_delay(rb_arm_op *op)
+{
+    long d = op->first_delay_ms > 0 ? op->first_delay_ms : 0;
+    op->first_delay_ms = -1;
+    return d;
 }

@@ -78,6 +78,38 @@ rb_status rb_arm_op_wait(rb_arm *arm, rb_arm_op *op, const rb_az_call_opts *opts
 /* NULL is fine. */
 void rb_arm_op_free(rb_arm_op *op);
 
+/* The delay the initial response asked for before the first poll (0 if
+ * none), consumed: later calls return 0. For pollers of their own. */
+long rb_arm_op_first_delay(rb_arm_op *op);
+
+/* Waiting for many operations at once without a thread each: a waiter owns
+ * a small pool of threads and a queue ordered by the next poll time; each
+ * poll goes through the shared engine. */
+typedef struct rb_arm_waiter rb_arm_waiter;
+
+/* Called once per operation, on a waiter thread, when it ends (st RB_OK:
+ * result is the final body or NULL, and the callback takes ownership:
+ * cJSON_Delete it), fails, passes its deadline (RB_ETIMEDOUT) or the waiter
+ * is freed first (RB_ECANCELED). op stays owned by the caller. err is valid
+ * only during the call. */
+typedef void (*rb_arm_op_done_fn)(void *user, rb_arm_op *op, rb_status st, cJSON *result,
+                                  const rb_az_err *err);
+
+/* threads: concurrent polls (0 = 16). arm is borrowed. Caller frees with
+ * rb_arm_waiter_free(). */
+rb_status rb_arm_waiter_new(rb_arm_waiter **out, rb_arm *arm, int threads, rb_az_err *err);
+
+/* Adds op (borrowed until its callback ran) with a deadline (0 = 1 hour). */
+rb_status rb_arm_waiter_add(rb_arm_waiter *w, rb_arm_op *op, long deadline_ms,
+                            rb_arm_op_done_fn done, void *user, rb_az_err *err);
+
+/* Operations still waiting. */
+int rb_arm_waiter_pending(rb_arm_waiter *w);
+
+/* Stops the threads; operations still waiting get RB_ECANCELED. NULL is
+ * fine. */
+void rb_arm_waiter_free(rb_arm_waiter *w);
+
 /* Iterates the items of a list call across nextLink pages. Caller frees
  * with rb_arm_pager_free(). */
 rb_status rb_arm_pager_new(rb_arm *arm, const char *path, const char *api_version,

@@ -30,8 +30,8 @@ struct rb_http_call {
     size_t max_body;
     rb_http_sink_fn sink;
     void *sink_user;
-    const volatile int *ext_cancel;
-    volatile int cancel_flag;
+    const atomic_int *ext_cancel;
+    atomic_int cancel_flag;
     rb_http_done_fn done;
     void *user;
     int refs;                   /* engine + optional caller handle */
@@ -225,13 +225,18 @@ static void call_unref(rb_http_call *c)
         call_free(c);
 }
 
-static int is_loopback_host(const char *host)
+/* Hosts that may be reached over plain http: loopback (Azurite, test
+ * servers, Azure Arc's identity endpoint) and IPv4 link-local, where IMDS
+ * (169.254.169.254) and Linux App Service's identity endpoint live: they
+ * never leave the machine. */
+static int is_local_host(const char *host)
 {
     return strcmp(host, "localhost") == 0 || strncmp(host, "127.", 4) == 0 ||
-           strcmp(host, "[::1]") == 0 || strcmp(host, "::1") == 0;
+           strcmp(host, "[::1]") == 0 || strcmp(host, "::1") == 0 ||
+           strncmp(host, "169.254.", 8) == 0;
 }
 
-/* Only https, except plain http to loopback. */
+/* Only https, except plain http to local hosts. */
 static rb_status check_url(const char *url, rb_az_err *err)
 {
     CURLU *u = curl_url();
@@ -244,8 +249,8 @@ static rb_status check_url(const char *url, rb_az_err *err)
         curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
         st = rb_az_fail(err, RB_EINVAL, "not an absolute URL: %s", url);
     } else if (strcasecmp(scheme, "https") != 0 &&
-               !(strcasecmp(scheme, "http") == 0 && is_loopback_host(host))) {
-        st = rb_az_fail(err, RB_EINVAL, "refusing %s: only https (or http to loopback) is allowed",
+               !(strcasecmp(scheme, "http") == 0 && is_local_host(host))) {
+        st = rb_az_fail(err, RB_EINVAL, "refusing %s: only https (or http to loopback and link-local) is allowed",
                         url);
     }
     curl_free(scheme);

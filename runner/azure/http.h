@@ -10,10 +10,11 @@
  * CA (azsim) is trusted through rb_http_options.ca_file. Proxies come from
  * the standard variables (https_proxy, no_proxy, ...), which libcurl reads.
  * Plain http:// is accepted only for loopback hosts (Azurite, test
- * servers). */
+ * servers) and IPv4 link-local ones (IMDS at 169.254.169.254). */
 #ifndef REBOUND_AZURE_HTTP_H
 #define REBOUND_AZURE_HTTP_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -50,7 +51,7 @@ typedef struct rb_http_request {
     size_t max_body_bytes;           /* 0 = the engine default */
     rb_http_sink_fn sink;            /* NULL = collect the body in memory */
     void *sink_user;
-    const volatile int *cancel;      /* becomes non-zero to cancel; may be NULL */
+    const atomic_int *cancel;        /* becomes non-zero to cancel; may be NULL */
 } rb_http_request;
 
 typedef struct rb_http_response {

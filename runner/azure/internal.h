@@ -3,6 +3,7 @@
 #ifndef REBOUND_AZURE_INTERNAL_H
 #define REBOUND_AZURE_INTERNAL_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -41,7 +42,7 @@ int64_t rb_now_ms(void);
 int64_t rb_wall_s(void);
 /* Sleeps ms milliseconds, waking early when *cancel becomes non-zero.
  * Returns RB_ECANCELED in that case. cancel may be NULL. */
-rb_status rb_sleep_ms(int64_t ms, const volatile int *cancel);
+rb_status rb_sleep_ms(int64_t ms, const atomic_int *cancel);
 
 /* base64 through OpenSSL EVP. Results are allocated; caller frees. */
 char *rb_b64_encode(const void *data, size_t len);

@@ -396,7 +396,7 @@ rb_status rb_az_send(rb_http_engine *eng, rb_az_auth *auth, const rb_http_reques
     rb_az_err last;
     rb_az_err_clear(&last);
     for (int attempt = 1;; attempt++) {
-        if (o.cancel && *o.cancel)
+        if (o.cancel && atomic_load(o.cancel))
             return rb_az_fail(err, RB_ECANCELED, "%s request cancelled", req->method);
         rb_strv hdrs = {0};
         rb_status st = RB_OK;

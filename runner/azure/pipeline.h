@@ -31,7 +31,7 @@ typedef struct rb_retry_policy {
 typedef struct rb_az_call_opts {
     long deadline_ms;                /* whole call including retries; 0 = 120000 */
     long try_timeout_ms;             /* one attempt; 0 = 60000 (never past the deadline) */
-    const volatile int *cancel;      /* non-zero cancels (also during backoff) */
+    const atomic_int *cancel;        /* non-zero cancels (also during backoff) */
     const rb_retry_policy *retry;    /* NULL = defaults */
     size_t max_body_bytes;           /* in-memory body limit; 0 = engine default */
 } rb_az_call_opts;

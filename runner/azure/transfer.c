@@ -24,7 +24,7 @@ typedef struct transfer {
     rb_blob_write_at_fn write_at;
     void *user;
     const rb_blob_transfer_opts *opts;
-    volatile int stop; /* first failure stops the others */
+    int stop; /* first failure stops the others (under lock) */
     pthread_mutex_t lock;
     uint64_t next;
     rb_status st;
@@ -56,7 +56,7 @@ static int take(transfer *t, uint64_t *idx)
 
 static int is_cancelled(const transfer *t)
 {
-    return t->opts->call.cancel && *t->opts->call.cancel;
+    return t->opts->call.cancel && atomic_load(t->opts->call.cancel);
 }
 
 static void *upload_worker(void *arg)

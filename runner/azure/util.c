@@ -142,11 +142,11 @@ int64_t rb_wall_s(void)
     return (int64_t)time(NULL);
 }
 
-rb_status rb_sleep_ms(int64_t ms, const volatile int *cancel)
+rb_status rb_sleep_ms(int64_t ms, const atomic_int *cancel)
 {
     int64_t end = rb_now_ms() + ms;
     for (;;) {
-        if (cancel && *cancel)
+        if (cancel && atomic_load(cancel))
             return RB_ECANCELED;
         int64_t left = end - rb_now_ms();
         if (left <= 0)

@@ -206,16 +206,6 @@ static int execute(rb_cli *cli, rb_session *s, exec_args *a)
             rbv_free(a->target);
             return RB_EXIT_USAGE;
         }
-        char *err = NULL;
-        journal = rb_journal_open(run.run_dir, a->replay != NULL, &err);
-        if (!journal) {
-            fprintf(stderr, "rebound: %s%s\n", err,
-                    a->replay ? "" : " (to continue an earlier run there, use `rebound resume`)");
-            free(err);
-            rb_run_clear(&run);
-            rbv_free(a->target);
-            return RB_EXIT_USAGE;
-        }
         cJSON *rec = cJSON_CreateObject();
         char ts[32];
         rb_iso8601(run.started_wall_ms, ts);
@@ -247,9 +237,20 @@ static int execute(rb_cli *cli, rb_session *s, exec_args *a)
             }
             cJSON_AddStringToObject(rec, "started", ts);
         }
-        rb_journal_append(journal, rec, 1);
-        if (rb_journal_commit(journal, 1) != 0) {
-            fprintf(stderr, "rebound: cannot write the journal in %s\n", run.run_dir);
+        char *err = NULL;
+        if (a->replay) {
+            journal = rb_journal_open_append(run.run_dir, &err);
+            if (journal)
+                rb_journal_append(journal, rec, 1);
+            else
+                cJSON_Delete(rec);
+        } else {
+            journal = rb_journal_create(run.run_dir, rec, &err);
+        }
+        if (!journal || rb_journal_commit(journal, 1) != 0) {
+            fprintf(stderr, "rebound: %s%s\n", err ? err : "cannot write the journal",
+                    a->replay ? "" : " (to continue an earlier run there, use `rebound resume`)");
+            free(err);
             rb_journal_close(journal);
             rb_run_clear(&run);
             rbv_free(a->target);
@@ -271,7 +272,9 @@ static int execute(rb_cli *cli, rb_session *s, exec_args *a)
     }
     rb_value *ctx = base_ctx(s, &run, a->target);
     a->target = NULL;
-    rb_progress *prog = rb_progress_new(stderr, cli->quiet, cli->no_progress);
+    /* A plan's own output is the plan: step-by-step lines only on a TTY. */
+    int quiet_progress = cli->quiet || (is_plan && (cli->no_progress || !isatty(2)));
+    rb_progress *prog = rb_progress_new(stderr, quiet_progress, cli->no_progress);
     install_signals();
     rb_event_run(events, &run, a->replay ? "resumed" : "started");
     if (!cli->quiet)

@@ -33,6 +33,13 @@ int64_t rb_wall_ms(void);
 /* ISO 8601 UTC ("2026-11-25T11:19:26.123Z") of a wall-clock ms into out[32]. */
 void rb_iso8601(int64_t wall_ms, char out[32]);
 
+/* SHA-256 as an EVP_MD fetched once (OpenSSL 3 fetches on every
+ * EVP_sha256() use otherwise, which shows up at 10,000 steps). */
+typedef struct evp_md_st EVP_MD;
+const EVP_MD *rb_sha256(void);
+/* SHA-256 of data as 64 hex chars into out[65]. */
+void rb_sha256_hex(const void *data, size_t len, char out[65]);
+
 /* Lower-case hex of n bytes into out (2n+1 bytes). */
 void rb_hex(const unsigned char *in, size_t n, char *out);
 

@@ -2,6 +2,8 @@
 #include "core/values.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdio.h>
 #include <math.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
@@ -297,9 +299,11 @@ int rbv_equal(const rb_value *a, const rb_value *b)
     case RB_VMAP:
         if (a->u.c.n != b->u.c.n)
             return 0;
-        for (size_t i = 0; i < a->u.c.n; i++)
-            if (!rbv_equal(a->u.c.items[i], rbv_map_get(b, a->u.c.keys[i])))
+        for (size_t i = 0; i < a->u.c.n; i++) {
+            const rb_value *other = rbv_map_get(b, a->u.c.keys[i]);
+            if (!other || !rbv_equal(a->u.c.items[i], other))
                 return 0;
+        }
         return 1;
     default: return 0;
     }
@@ -338,13 +342,47 @@ static rb_value *bytes_from_json(const char *b64)
     return v;
 }
 
+/* Integers beyond 2^53 do not survive a double; they travel as
+ * {"$int": "digits"} like bytes travel as {"$bytes": ...}. */
+#define RB_EXACT_INT_LIMIT 9007199254740992LL
+
+static cJSON *int_to_json(int64_t i)
+{
+    if (i > -RB_EXACT_INT_LIMIT && i < RB_EXACT_INT_LIMIT)
+        return cJSON_CreateNumber((double)i);
+    char digits[24];
+    snprintf(digits, sizeof digits, "%lld", (long long)i);
+    cJSON *o = cJSON_CreateObject();
+    if (o)
+        cJSON_AddStringToObject(o, "$int", digits);
+    return o;
+}
+
+/* cJSON prints doubles with 15 significant digits when that reads back
+ * "close enough"; outputs must come back from the journal bit for bit, so
+ * print the shortest exact form (%.17g) ourselves. */
+static cJSON *double_to_json(double d)
+{
+    if (!isfinite(d))
+        return cJSON_CreateNull();
+    if (d == floor(d) && fabs(d) < 1e15)
+        return cJSON_CreateNumber(d);
+    char text[40];
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(text, sizeof text, "%.*g", prec, d);
+        if (strtod(text, NULL) == d)
+            break;
+    }
+    return cJSON_CreateRaw(text);
+}
+
 cJSON *rbv_to_json(const rb_value *v)
 {
     switch (rbv_type(v)) {
     case RB_VNULL: return cJSON_CreateNull();
     case RB_VBOOL: return cJSON_CreateBool(v->u.b);
-    case RB_VINT: return cJSON_CreateNumber((double)v->u.i);
-    case RB_VDOUBLE: return isfinite(v->u.d) ? cJSON_CreateNumber(v->u.d) : cJSON_CreateNull();
+    case RB_VINT: return int_to_json(v->u.i);
+    case RB_VDOUBLE: return double_to_json(v->u.d);
     case RB_VSTRING: return cJSON_CreateString(v->u.s.p);
     case RB_VBYTES: return bytes_to_json(v);
     case RB_VLIST: {
@@ -383,11 +421,24 @@ rb_value *rbv_from_json(const cJSON *j)
             rbv_list_append(l, rbv_from_json(c));
         return l;
     }
+    if (cJSON_IsRaw(j) && j->valuestring) {
+        char *end;
+        double d = strtod(j->valuestring, &end);
+        return *end ? rbv_string(j->valuestring) : rbv_double(d);
+    }
     if (cJSON_IsObject(j)) {
         const cJSON *only = j->child;
         if (only && !only->next && only->string && strcmp(only->string, "$bytes") == 0 &&
             cJSON_IsString(only))
             return bytes_from_json(only->valuestring);
+        if (only && !only->next && only->string && strcmp(only->string, "$int") == 0 &&
+            cJSON_IsString(only)) {
+            char *end;
+            errno = 0;
+            long long i = strtoll(only->valuestring, &end, 10);
+            if (!*end && !errno && *only->valuestring)
+                return rbv_int(i);
+        }
         rb_value *m = rbv_map();
         for (const cJSON *c = j->child; c; c = c->next)
             rbv_map_set(m, c->string ? c->string : "", rbv_from_json(c));
@@ -426,6 +477,12 @@ static int key_cmp(const void *a, const void *b)
 
 static void digest_update(EVP_MD_CTX *md, const rb_value *v)
 {
+    /* Numbers hash by value: 2.0 and 2 alike, as they are alike in JSON. */
+    if (rbv_type(v) == RB_VDOUBLE && v->u.d == floor(v->u.d) && fabs(v->u.d) < 9.2e18) {
+        rb_value as_int = {.type = RB_VINT, .u.i = (int64_t)v->u.d};
+        digest_update(md, &as_int);
+        return;
+    }
     char tag = (char)('0' + rbv_type(v));
     EVP_DigestUpdate(md, &tag, 1);
     switch (rbv_type(v)) {
@@ -479,7 +536,7 @@ void rbv_digest(const rb_value *v, char out[65])
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     if (!md)
         rb_die_oom();
-    EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+    EVP_DigestInit_ex(md, rb_sha256(), NULL);
     digest_update(md, v);
     EVP_DigestFinal_ex(md, h, &hl);
     EVP_MD_CTX_free(md);

@@ -48,7 +48,9 @@ int rbv_map_get_bool(const rb_value *map, const char *key, int dflt);
 /* Deep equality (maps compare as unordered). */
 int rbv_equal(const rb_value *a, const rb_value *b);
 
-/* JSON. Bytes encode as {"$bytes": "<base64>"} so they round-trip.
+/* JSON. Bytes encode as {"$bytes": "<base64>"} and integers beyond 2^53 as
+ * {"$int": "<digits>"}, so values round-trip exactly; doubles print with
+ * the shortest exact form.
  * rbv_to_json returns a new cJSON tree (cJSON_Delete) or NULL on OOM.
  * rbv_from_json returns a new value, never NULL for a non-NULL tree. */
 cJSON *rbv_to_json(const rb_value *v);
@@ -58,8 +60,9 @@ char *rbv_to_json_text(const rb_value *v);
 /* Parses JSON text; NULL on a parse error. */
 rb_value *rbv_from_json_text(const char *text);
 
-/* SHA-256 of the canonical JSON form (map keys sorted), as 64 hex chars in
- * out[65]. Used for input digests in the journal. */
+/* SHA-256 of a canonical form (map keys sorted; integral doubles hash as
+ * integers, so a value hashes alike before and after a JSON round trip), as
+ * 64 hex chars in out[65]. Used for input digests in the journal. */
 void rbv_digest(const rb_value *v, char out[65]);
 
 #endif

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/redact_json.h"
 #include "core/util.h"
 
 struct rb_journal {
@@ -23,31 +24,111 @@ struct rb_journal {
     long syncs;
 };
 
-rb_journal *rb_journal_open(const char *dir, int append, char **err)
+static rb_journal *journal_new(int fd)
 {
-    char *path = rb_xasprintf("%s/%s", dir, RB_JOURNAL_FILE);
-    int flags = O_WRONLY | O_APPEND | O_CLOEXEC | (append ? 0 : O_CREAT | O_EXCL);
-    int fd = open(path, flags, 0644);
-    if (fd < 0) {
-        *err = rb_xasprintf("%s: cannot %s the journal: %s", path, append ? "open" : "create",
-                            strerror(errno));
-        free(path);
-        return NULL;
-    }
-    free(path);
-    if (!append) {
-        /* The directory entry of a new journal must be durable too. */
-        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd >= 0) {
-            fsync(dfd);
-            close(dfd);
-        }
-    }
     rb_journal *j = rb_xcalloc(1, sizeof *j);
     j->fd = fd;
     pthread_mutex_init(&j->lock, NULL);
     j->last_sync_ms = rb_mono_ms();
     return j;
+}
+
+static int write_all(int fd, const char *p, size_t n);
+
+rb_journal *rb_journal_create(const char *dir, cJSON *first, char **err)
+{
+    char *path = rb_xasprintf("%s/%s", dir, RB_JOURNAL_FILE);
+    char *tmp = rb_xasprintf("%s/.%s.%ld", dir, RB_JOURNAL_FILE, (long)getpid());
+    rb_redact_json(first);
+    char *safe = cJSON_PrintUnformatted(first);
+    cJSON_Delete(first);
+    if (!safe)
+        rb_die_oom();
+    rb_journal *j = NULL;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        *err = rb_xasprintf("%s: cannot create the journal: %s", path, strerror(errno));
+        goto out;
+    }
+    if (write_all(fd, safe, strlen(safe)) != 0 || write_all(fd, "\n", 1) != 0 ||
+        fdatasync(fd) != 0) {
+        *err = rb_xasprintf("%s: cannot write the journal: %s", path, strerror(errno));
+        close(fd);
+        unlink(tmp);
+        goto out;
+    }
+    /* link() refuses an existing name, which is what makes a second run in
+     * the same directory fail instead of mixing two journals. */
+    if (link(tmp, path) != 0) {
+        *err = errno == EEXIST
+                   ? rb_xasprintf("%s already exists: this directory holds another run", path)
+                   : rb_xasprintf("%s: cannot create the journal: %s", path, strerror(errno));
+        close(fd);
+        unlink(tmp);
+        goto out;
+    }
+    unlink(tmp);
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+    /* The descriptor still refers to the linked file; append from here. */
+    if (fcntl(fd, F_SETFL, O_APPEND) != 0 || lseek(fd, 0, SEEK_END) < 0) {
+        *err = rb_xasprintf("%s: %s", path, strerror(errno));
+        close(fd);
+        goto out;
+    }
+    j = journal_new(fd);
+out:
+    free(safe);
+    free(tmp);
+    free(path);
+    return j;
+}
+
+/* Length of the journal up to and including its last newline: what
+ * follows is a record a crash cut short. */
+static off_t complete_length(int fd)
+{
+    off_t end = lseek(fd, 0, SEEK_END);
+    char buf[4096];
+    while (end > 0) {
+        off_t from = end > (off_t)sizeof buf ? end - (off_t)sizeof buf : 0;
+        ssize_t n = pread(fd, buf, (size_t)(end - from), from);
+        if (n <= 0)
+            return -1;
+        for (ssize_t i = n - 1; i >= 0; i--)
+            if (buf[i] == '\n')
+                return from + i + 1;
+        end = from;
+    }
+    return 0;
+}
+
+rb_journal *rb_journal_open_append(const char *dir, char **err)
+{
+    char *path = rb_xasprintf("%s/%s", dir, RB_JOURNAL_FILE);
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
+        *err = rb_xasprintf("%s: cannot open the journal: %s", path, strerror(errno));
+        free(path);
+        return NULL;
+    }
+    /* Cut a torn last record off before appending, or the next record
+     * would be glued to it and the journal could not be read again. */
+    off_t keep = complete_length(fd);
+    off_t size = lseek(fd, 0, SEEK_END);
+    if (keep < 0 || (keep < size && (ftruncate(fd, keep) != 0 || fdatasync(fd) != 0)) ||
+        lseek(fd, 0, SEEK_END) < 0 || fcntl(fd, F_SETFL, O_APPEND) != 0) {
+        *err = rb_xasprintf("%s: cannot prepare the journal for appending: %s", path,
+                            strerror(errno));
+        close(fd);
+        free(path);
+        return NULL;
+    }
+    free(path);
+    return journal_new(fd);
 }
 
 static int write_all(int fd, const char *p, size_t n)
@@ -96,12 +177,11 @@ static int commit_locked(rb_journal *j, int force)
 
 void rb_journal_append(rb_journal *j, cJSON *rec, int durable)
 {
-    char *text = cJSON_PrintUnformatted(rec);
+    rb_redact_json(rec);
+    char *safe = cJSON_PrintUnformatted(rec);
     cJSON_Delete(rec);
-    if (!text)
+    if (!safe)
         rb_die_oom();
-    char *safe = rb_redact(text);
-    free(text);
     pthread_mutex_lock(&j->lock);
     rb_buf_puts(&j->pending, safe);
     rb_buf_add(&j->pending, "\n", 1);
@@ -180,7 +260,7 @@ static char *read_file(const char *path, size_t *len, char **err)
 
 const cJSON *rb_replay_record(const rb_replay *r, size_t index)
 {
-    return cJSON_GetArrayItem(r->records, (int)index);
+    return index < r->n_records ? r->index[index] : NULL;
 }
 
 int rb_replay_read(const char *dir, rb_replay *r, char **err)
@@ -209,7 +289,8 @@ int rb_replay_read(const char *dir, rb_replay *r, char **err)
             break;
         }
         *nl = '\0';
-        cJSON *rec = cJSON_Parse(p);
+        const char *end = NULL;
+        cJSON *rec = cJSON_ParseWithOpts(p, &end, 1); /* nothing may follow a record */
         const char *t = rec ? cJSON_GetStringValue(cJSON_GetObjectItem(rec, "t")) : NULL;
         if (!t) {
             cJSON_Delete(rec);
@@ -222,7 +303,9 @@ int rb_replay_read(const char *dir, rb_replay *r, char **err)
             break;
         }
         cJSON_AddItemToArray(r->records, rec);
+        r->index = rb_xrealloc(r->index, (r->n_records + 1) * sizeof *r->index);
         size_t idx = r->n_records++;
+        r->index[idx] = rec;
         if (strcmp(t, "run") == 0 && !r->run) {
             r->run = rec;
         } else if (strcmp(t, "step") == 0) {
@@ -270,6 +353,7 @@ void rb_replay_free(rb_replay *r)
     rb_strmap_free(&r->calls);
     rb_strmap_free(&r->ops);
     cJSON_Delete(r->records);
+    free(r->index);
     free(r->end_status);
     memset(r, 0, sizeof *r);
 }

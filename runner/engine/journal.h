@@ -10,7 +10,7 @@
  * Records ("t" is the type):
  *   run     {run_id, playbook, path, digest, mode, params, parallel, started}
  *   resume  {started}
- *   step    {step, state, attempt, [error], [outputs], [duration_s], [skip_reason]}
+ *   step    {step, state, attempt, [error], [outputs], [duration_ms], [reason]}
  *   intent  {step, key, plugin, action, effect, input}   durable
  *   op      {key, op}                                    durable (save_operation)
  *   call    {step, key, outputs}                         a completed write call
@@ -30,9 +30,14 @@
 typedef struct cJSON cJSON;
 typedef struct rb_journal rb_journal;
 
-/* Creates dir/journal.jsonl (must not exist) or, with append, reopens it.
- * NULL with a malloc'd *err on failure. */
-rb_journal *rb_journal_open(const char *dir, int append, char **err);
+/* Creates dir/journal.jsonl, which must not exist, holding `first` (the run
+ * record; ownership taken) from the start: the file is written under a
+ * temporary name, fsync'd and linked into place, so a journal never exists
+ * without its run record. NULL with a malloc'd *err on failure. */
+rb_journal *rb_journal_create(const char *dir, cJSON *first, char **err);
+/* Reopens an existing journal for appending (resume); a torn last record
+ * left by a crash is cut off first. */
+rb_journal *rb_journal_open_append(const char *dir, char **err);
 /* Final sync and close. Returns 0 or -1 if an earlier write failed. */
 int rb_journal_close(rb_journal *j);
 
@@ -53,6 +58,7 @@ long rb_journal_sync_count(const rb_journal *j);
 /* What a journal says about a run, for resume. */
 typedef struct rb_replay {
     cJSON *records;        /* array of every record, owned */
+    const cJSON **index;   /* records by position, for O(1) lookups */
     const cJSON *run;      /* the run record */
     rb_strmap done_steps;  /* step name -> index into records of its "succeeded" record */
     rb_strmap calls;       /* idempotency key -> index of its "call" record */

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/redact_json.h"
 #include "core/util.h"
 #include "core/values.h"
 #include "engine/workers.h"
@@ -89,14 +90,13 @@ static void event_write(FILE *f, cJSON *ev)
     char ts[32];
     rb_iso8601(rb_wall_ms(), ts);
     cJSON_AddStringToObject(ev, "ts", ts);
+    rb_redact_json(ev);
     char *text = cJSON_PrintUnformatted(ev);
     cJSON_Delete(ev);
     if (!text)
         rb_die_oom();
-    char *safe = rb_redact(text);
-    fprintf(f, "%s\n", safe);
+    fprintf(f, "%s\n", text);
     fflush(f);
-    free(safe);
     free(text);
 }
 
@@ -150,7 +150,8 @@ static void journal_step(sched *s, size_t i)
     cJSON_AddNumberToObject(rec, "attempt", r->attempts);
     if (r->state == RB_STEP_SUCCEEDED) {
         cJSON_AddItemToObject(rec, "outputs", rbv_to_json(r->outputs));
-        cJSON_AddNumberToObject(rec, "duration_s", r->duration_s);
+        /* whole milliseconds: integers print far cheaper than doubles */
+        cJSON_AddNumberToObject(rec, "duration_ms", (double)(int64_t)(r->duration_s * 1000.0));
     }
     if (r->error && r->state != RB_STEP_SUCCEEDED)
         cJSON_AddStringToObject(rec, "error", r->error);
@@ -240,16 +241,19 @@ static void begin_stop(sched *s, const char *why)
 
 /* --- plugin calls ------------------------------------------------------------ */
 
+/* The idempotency key of the index-th call of a step: stable across
+ * attempts and resumes of the same run. */
 static void make_key(const char *run_id, const char *step, int index, char out[33])
 {
-    char *material = rb_xasprintf("%s%c%s%c%d", run_id, 0, step, 0, index);
-    size_t len = strlen(run_id) + 1 + strlen(step) + 1 + (size_t)snprintf(NULL, 0, "%d", index);
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    EVP_Digest(material, len, md, &mdlen, EVP_sha256(), NULL);
-    free(material);
+    rb_buf material = {0};
+    rb_buf_puts(&material, run_id);
+    rb_buf_add(&material, "", 1);
+    rb_buf_puts(&material, step);
+    rb_buf_add(&material, "", 1);
+    rb_buf_printf(&material, "%d", index);
     char hex[65];
-    rb_hex(md, 32, hex);
+    rb_sha256_hex(material.p, material.len, hex);
+    rb_buf_free(&material);
     memcpy(out, hex, 32);
     out[32] = '\0';
 }
@@ -416,19 +420,23 @@ static int hook_take_result(void *data, rb_value **out, char **err)
 
 /* --- step attempts ------------------------------------------------------------- */
 
-/* The step's own ctx fields; the shared ones were set once on the playbook. */
-static rb_value *step_ctx(sched *s, size_t i)
+/* The step's own ctx fields; the shared ones were set once on the playbook.
+ * The outputs of the steps it needs are lent, not copied, into *deps (a
+ * malloc'd array the caller frees). */
+static rb_value *step_ctx(sched *s, size_t i, rb_named_value **deps, size_t *n_deps)
 {
     rb_value *ctx = rbv_map();
     const rb_step_result *r = &s->run->steps[i];
     rbv_map_set(ctx, "step", rbv_string(r->name));
     rbv_map_set(ctx, "attempt", rbv_int(r->attempts));
-    rb_value *outs = rbv_map();
-    for (size_t k = 0; k < s->o->graph->n_deps[i]; k++) {
+    size_t n = s->o->graph->n_deps[i];
+    *deps = rb_xcalloc(n + 1, sizeof **deps);
+    for (size_t k = 0; k < n; k++) {
         const rb_step_result *d = &s->run->steps[s->o->graph->deps[i][k]];
-        rbv_map_set(outs, d->name, d->outputs ? rbv_copy(d->outputs) : rbv_map());
+        (*deps)[k].name = d->name;
+        (*deps)[k].value = d->outputs;
     }
-    rbv_map_set(ctx, "outputs", outs);
+    *n_deps = n;
     return ctx;
 }
 
@@ -551,12 +559,15 @@ static void start_step(sched *s, size_t i)
     rt->attempt_start = now_s(s);
     rt->call_index = 0;
     rt->blocked_call = 0;
-    rb_value *ctx = step_ctx(s, i);
+    rb_named_value *deps;
+    size_t n_deps;
+    rb_value *ctx = step_ctx(s, i, &deps, &n_deps);
     if (st->when_ref != LUA_NOREF) {
         char *err = NULL;
-        int w = rb_step_eval_when(s->o->pb, st, ctx, &err);
+        int w = rb_step_eval_when(s->o->pb, st, ctx, deps, n_deps, &err);
         if (w <= 0) {
             rbv_free(ctx);
+            free(deps);
             if (w < 0) {
                 s->running++;
                 attempt_failed(s, i, rb_xasprintf("when: %s", err));
@@ -573,8 +584,9 @@ static void start_step(sched *s, size_t i)
         s->n_timed++;
     changed(s, i);
     int do_verify = strcmp(s->o->mode, "plan") != 0 || r->effect == RB_EFFECT_READ;
-    rt->co = rb_step_thread_start(s->o->pb, st, ctx, do_verify, &rt->anchor);
+    rt->co = rb_step_thread_start(s->o->pb, st, ctx, deps, n_deps, do_verify, &rt->anchor);
     rbv_free(ctx);
+    free(deps);
     resume_step(s, i);
 }
 
@@ -738,8 +750,8 @@ int rb_sched_run(rb_run *run, const rb_sched_opts *o, char **fatal)
             r->state = RB_STEP_SUCCEEDED;
             r->resumed = 1;
             r->outputs = rbv_from_json(cJSON_GetObjectItem(rec, "outputs"));
-            const cJSON *d = cJSON_GetObjectItem(rec, "duration_s");
-            r->duration_s = cJSON_IsNumber(d) ? d->valuedouble : 0;
+            const cJSON *d = cJSON_GetObjectItem(rec, "duration_ms");
+            r->duration_s = cJSON_IsNumber(d) ? d->valuedouble / 1000.0 : 0;
             r->attempts = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(rec, "attempt"));
         }
     }

@@ -48,6 +48,7 @@ void rb_lua_push_value(lua_State *L, const rb_value *v)
     }
 }
 
+/* Strict UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF. */
 static int valid_utf8(const unsigned char *s, size_t n)
 {
     size_t i = 0;
@@ -56,9 +57,15 @@ static int valid_utf8(const unsigned char *s, size_t n)
         size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
         if (!len || i + len > n)
             return 0;
-        for (size_t k = 1; k < len; k++)
+        unsigned long cp = len == 1 ? c : len == 2 ? c & 0x1F : len == 3 ? c & 0x0F : c & 0x07;
+        for (size_t k = 1; k < len; k++) {
             if ((s[i + k] & 0xC0) != 0x80)
                 return 0;
+            cp = (cp << 6) | (s[i + k] & 0x3F);
+        }
+        static const unsigned long min_cp[] = {0, 0, 0x80, 0x800, 0x10000};
+        if (cp < min_cp[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return 0;
         i += len;
     }
     return 1;
@@ -68,8 +75,18 @@ static rb_value *convert(lua_State *L, int idx, int depth, char **err);
 
 static rb_value *convert_table(lua_State *L, int idx, int depth, char **err)
 {
+    /* A read-only proxy of the shared ctx: convert what it stands for. */
+    if (lua_getmetatable(L, idx)) {
+        lua_getfield(L, -1, "__rebound_frozen");
+        if (lua_istable(L, -1)) {
+            rb_value *v = convert_table(L, lua_gettop(L), depth, err);
+            lua_pop(L, 2);
+            return v;
+        }
+        lua_pop(L, 2);
+    }
     size_t n = lua_rawlen(L, idx);
-    size_t count = 0;
+    size_t count = 0, in_range = 0;
     int all_strings = 1;
     lua_pushnil(L);
     while (lua_next(L, idx)) {
@@ -77,10 +94,14 @@ static rb_value *convert_table(lua_State *L, int idx, int depth, char **err)
         count++;
         if (lua_type(L, -1) != LUA_TSTRING)
             all_strings = 0;
+        if (lua_isinteger(L, -1) && lua_tointeger(L, -1) >= 1 &&
+            (lua_Unsigned)lua_tointeger(L, -1) <= n)
+            in_range++;
     }
     if (count == 0)
         return rbv_map();
-    if (n == count) {
+    /* A list only when every key is an integer 1..n with no holes. */
+    if (n == count && in_range == count) {
         rb_value *list = rbv_list();
         for (size_t i = 1; i <= n; i++) {
             lua_rawgeti(L, idx, (lua_Integer)i);

@@ -68,6 +68,8 @@ static int dsl_playbook(lua_State *L)
 {
     rb_lua_env *env = rb_lua_env_of(L);
     rb_playbook *pb = env->pb;
+    if (!env->loading)
+        return luaL_error(L, "playbook{} can only be used at the top level of the playbook");
     luaL_checktype(L, 1, LUA_TTABLE);
     static const char *const fields[] = {"name", "description", "params", NULL};
     check_known_fields(L, 1, "playbook", fields);
@@ -146,7 +148,10 @@ static void parse_retry(lua_State *L, int idx, rb_step *st, const char *what)
     st->retry_backoff_s = 1.0;
     lua_getfield(L, idx, "retry");
     if (lua_isinteger(L, -1)) {
-        st->retry_attempts = (int)lua_tointeger(L, -1);
+        lua_Integer v = lua_tointeger(L, -1);
+        if (v < 1 || v > 100)
+            luaL_error(L, "%s: retry attempts must be between 1 and 100", what);
+        st->retry_attempts = (int)v;
     } else if (lua_istable(L, -1)) {
         static const char *const fields[] = {"attempts", "backoff", NULL};
         char *sub = rb_xasprintf("%s.retry", what);
@@ -158,7 +163,10 @@ static void parse_retry(lua_State *L, int idx, rb_step *st, const char *what)
         if (!lua_isnil(L, -1)) {
             if (!lua_isinteger(L, -1))
                 luaL_error(L, "%s: retry.attempts must be an integer", what);
-            st->retry_attempts = (int)lua_tointeger(L, -1);
+            lua_Integer v = lua_tointeger(L, -1);
+            if (v < 1 || v > 100)
+                luaL_error(L, "%s: retry attempts must be between 1 and 100", what);
+            st->retry_attempts = (int)v;
         }
         lua_pop(L, 1);
         lua_getfield(L, -1, "backoff");
@@ -185,6 +193,9 @@ static int dsl_step_define(lua_State *L)
     rb_lua_env *env = rb_lua_env_of(L);
     rb_playbook *pb = env->pb;
     const char *name = lua_tostring(L, lua_upvalueindex(1));
+    if (!env->loading)
+        return luaL_error(L, "steps can only be declared at the top level of the playbook, "
+                             "not while it runs");
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_pushfstring(L, "step \"%s\"", name);
     const char *what = lua_tostring(L, -1);
@@ -197,7 +208,8 @@ static int dsl_step_define(lua_State *L)
 
     lua_Debug ar;
     if (lua_getstack(L, 1, &ar) && lua_getinfo(L, "Sl", &ar)) {
-        st.file = rb_xstrdup(ar.short_src);
+        /* ar.source, not short_src: Lua shortens long paths with "..." */
+        st.file = rb_xstrdup(ar.source[0] == '@' ? ar.source + 1 : ar.short_src);
         st.line = ar.currentline;
     } else {
         st.file = rb_xstrdup(pb->path);
@@ -244,6 +256,10 @@ static int dsl_step_define(lua_State *L)
 
 static int dsl_step(lua_State *L)
 {
+    /* The graph is fixed before anything runs: no steps from inside steps. */
+    if (!rb_lua_env_of(L)->loading)
+        return luaL_error(L, "steps can only be declared at the top level of the playbook, "
+                             "not while it runs");
     const char *name = luaL_checkstring(L, 1);
     if (!*name)
         return luaL_error(L, "step names must not be empty");
@@ -258,6 +274,8 @@ static int dsl_step(lua_State *L)
 /* --- plugin "name" ------------------------------------------------------ */
 
 static int action_finish(lua_State *L, int status, lua_KContext kctx);
+
+const char rb_plugin_yield_marker = 0;
 
 static int raise_owned(lua_State *L, char *msg)
 {
@@ -303,7 +321,10 @@ static int action_call(lua_State *L)
     case RB_CALL_PENDING:
         break;
     }
-    return lua_yieldk(L, 0, 0, action_finish);
+    /* The marker tells the step runner this yield is ours (a plugin call
+     * in flight), not a stray coroutine.yield() in the step. */
+    lua_pushlightuserdata(L, (void *)&rb_plugin_yield_marker);
+    return lua_yieldk(L, 1, 0, action_finish);
 }
 
 static int action_finish(lua_State *L, int status, lua_KContext kctx)

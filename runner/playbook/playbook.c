@@ -2,6 +2,7 @@
 #include "playbook/playbook.h"
 
 #include <errno.h>
+#include <math.h>
 #include <lauxlib.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,12 +32,14 @@ static const char freeze_source[] =
     "  local proxy = {}\n"
     "  seen[t] = proxy\n"
     "  for k, v in next, t do t[k] = freeze(v, seen) end\n"
+    "  local function iter(_, k) return next(t, k) end\n"
     "  return setmetatable(proxy, {\n"
     "    __index = t,\n"
     "    __newindex = function(_, k) error('ctx values are read-only (tried to set ' .. tostring(k) .. ')', 2) end,\n"
     "    __len = function() return #t end,\n"
-    "    __pairs = function() return next, t, nil end,\n"
+    "    __pairs = function() return iter, proxy, nil end,\n"
     "    __metatable = 'read-only',\n"
+    "    __rebound_frozen = t,\n"
     "  })\n"
     "end\n"
     "return function(t) return freeze(t, {}) end\n";
@@ -87,6 +90,7 @@ rb_playbook *rb_playbook_load(const char *path, const rb_registry *registry,
     env->pb = pb;
     env->wrapper_ref = LUA_NOREF;
     env->freeze_ref = LUA_NOREF;
+    env->main = NULL;
     env->base_ref = LUA_NOREF;
     if (limits) {
         env->max_memory = limits->max_memory;
@@ -107,6 +111,7 @@ rb_playbook *rb_playbook_load(const char *path, const rb_registry *registry,
         return NULL;
     }
     lua_State *L = pb->L;
+    env->main = L;
     rb_dsl_open(L);
 
     if (luaL_loadbufferx(L, step_wrapper, sizeof step_wrapper - 1, "=rebound", "t") != LUA_OK ||
@@ -128,8 +133,10 @@ rb_playbook *rb_playbook_load(const char *path, const rb_registry *registry,
     rb_lua_env_enter(env);
     lua_pushcfunction(L, traceback_handler);
     int rc = luaL_loadfilex(L, path, "t");
+    env->loading = 1;
     if (rc == LUA_OK)
         rc = lua_pcall(L, 0, 0, -2);
+    env->loading = 0;
     if (rc != LUA_OK) {
         *err = error_text(env, L, rc);
         lua_settop(L, 0);
@@ -211,7 +218,7 @@ static rb_value *typed_param(const char *name, const char *type, const rb_value 
     if (strncmp(type, "number", 6) == 0) {
         errno = 0;
         double v = strtod(s, &end);
-        if (!*s || *end || errno) {
+        if (!*s || *end || errno || !isfinite(v)) {
             *err = rb_xasprintf("parameter \"%s\" must be a number, got \"%s\"", name, s);
             return NULL;
         }
@@ -295,7 +302,8 @@ int rb_playbook_set_base_ctx(rb_playbook *pb, const rb_value *base, char **err)
 }
 
 /* Pushes the step's ctx: the frozen base fields plus the step's own. */
-static void push_step_ctx(rb_playbook *pb, lua_State *co, const rb_value *extra)
+static void push_step_ctx(rb_playbook *pb, lua_State *co, const rb_value *extra,
+                          const rb_named_value *outputs, size_t n_outputs)
 {
     lua_createtable(co, 0, 12);
     if (pb->env->base_ref != LUA_NOREF) {
@@ -312,9 +320,19 @@ static void push_step_ctx(rb_playbook *pb, lua_State *co, const rb_value *extra)
         rb_lua_push_value(co, rbv_map_value_at(extra, i));
         lua_setfield(co, -2, rbv_map_key_at(extra, i));
     }
+    lua_createtable(co, 0, (int)n_outputs);
+    for (size_t i = 0; i < n_outputs; i++) {
+        if (outputs[i].value)
+            rb_lua_push_value(co, outputs[i].value);
+        else
+            lua_newtable(co);
+        lua_setfield(co, -2, outputs[i].name);
+    }
+    lua_setfield(co, -2, "outputs");
 }
 
 lua_State *rb_step_thread_start(rb_playbook *pb, const rb_step *step, const rb_value *ctx,
+                                const rb_named_value *outputs, size_t n_outputs,
                                 int do_verify, int *anchor_ref)
 {
     lua_State *L = pb->L;
@@ -326,7 +344,7 @@ lua_State *rb_step_thread_start(rb_playbook *pb, const rb_step *step, const rb_v
         lua_rawgeti(co, LUA_REGISTRYINDEX, step->verify_ref);
     else
         lua_pushnil(co);
-    push_step_ctx(pb, co, ctx);
+    push_step_ctx(pb, co, ctx, outputs, n_outputs);
     lua_pushboolean(co, do_verify);
     return co;
 }
@@ -344,8 +362,13 @@ int rb_step_thread_resume(rb_playbook *pb, lua_State *co, rb_value **out, char *
     int rc = lua_resume(co, pb->L, nargs, &nres);
     env->in_step = 0;
     if (rc == LUA_YIELD) {
+        int ours = nres == 1 && lua_touserdata(co, -1) == (void *)&rb_plugin_yield_marker;
         lua_pop(co, nres);
-        return LUA_YIELD;
+        if (ours)
+            return LUA_YIELD;
+        *err = rb_xstrdup("a step yielded (coroutine.yield) outside a coroutine of its own; "
+                          "steps may only wait on plugin calls");
+        return LUA_ERRRUN;
     }
     if (rc != LUA_OK) {
         char *msg = error_text(env, co, rc);
@@ -378,7 +401,8 @@ void rb_step_thread_end(rb_playbook *pb, int anchor_ref)
     luaL_unref(pb->L, LUA_REGISTRYINDEX, anchor_ref);
 }
 
-int rb_step_eval_when(rb_playbook *pb, const rb_step *step, const rb_value *ctx, char **err)
+int rb_step_eval_when(rb_playbook *pb, const rb_step *step, const rb_value *ctx,
+                      const rb_named_value *outputs, size_t n_outputs, char **err)
 {
     *err = NULL;
     if (step->when_ref == LUA_NOREF)
@@ -389,7 +413,7 @@ int rb_step_eval_when(rb_playbook *pb, const rb_step *step, const rb_value *ctx,
     rb_lua_env_enter(env);
     lua_pushcfunction(L, traceback_handler);
     lua_rawgeti(L, LUA_REGISTRYINDEX, step->when_ref);
-    push_step_ctx(pb, L, ctx);
+    push_step_ctx(pb, L, ctx, outputs, n_outputs);
     int rc = lua_pcall(L, 1, 1, -3);
     if (rc != LUA_OK) {
         *err = error_text(env, L, rc);

@@ -110,7 +110,14 @@ int rb_playbook_set_base_ctx(rb_playbook *pb, const rb_value *base, char **err);
  * verify(out, ctx) (when do_verify). ctx is the base ctx plus the fields of
  * the `ctx` map given here (step, attempt, outputs).
  * Returns the coroutine (anchored in the registry until rb_step_thread_end). */
+typedef struct rb_named_value {
+    const char *name;
+    const rb_value *value;   /* borrowed; NULL reads as an empty table */
+} rb_named_value;
+
+/* outputs: the outputs of the steps this one needs, as ctx.outputs[name]. */
 lua_State *rb_step_thread_start(rb_playbook *pb, const rb_step *step, const rb_value *ctx,
+                                const rb_named_value *outputs, size_t n_outputs,
                                 int do_verify, int *anchor_ref);
 /* Resumes it. Returns LUA_OK (finished: *out = outputs, may be NULL), LUA_YIELD
  * (waiting on a plugin call) or an error with *err = "file:line: msg\ntraceback". */
@@ -119,7 +126,8 @@ void rb_step_thread_end(rb_playbook *pb, int anchor_ref);
 
 /* Evaluates a step's `when` with the same ctx (no plugin calls allowed).
  * 1 run, 0 skip, -1 error. */
-int rb_step_eval_when(rb_playbook *pb, const rb_step *step, const rb_value *ctx, char **err);
+int rb_step_eval_when(rb_playbook *pb, const rb_step *step, const rb_value *ctx,
+                      const rb_named_value *outputs, size_t n_outputs, char **err);
 
 /* Non-zero when the last error came from the instruction or memory limit;
  * the run treats that as a playbook error (exit 2), not a step failure. */

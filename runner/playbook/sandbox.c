@@ -44,6 +44,10 @@ static void count_hook(lua_State *L, lua_Debug *ar)
     rb_lua_env *env = rb_lua_env_of(L);
     env->count += HOOK_INTERVAL;
     if (env->max_instructions > 0 && env->count > env->max_instructions) {
+        /* From now on raise at every instruction, so a pcall() that
+         * catches the error cannot keep the playbook running. */
+        if (env->limit_hit != RB_LIMIT_INSTRUCTIONS)
+            lua_sethook(L, count_hook, LUA_MASKCOUNT, 1);
         env->limit_hit = RB_LIMIT_INSTRUCTIONS;
         /* The hook's own frame has no position: take the running function's. */
         char where[300] = "";
@@ -60,6 +64,8 @@ static void count_hook(lua_State *L, lua_Debug *ar)
 void rb_lua_env_enter(rb_lua_env *env)
 {
     env->count = 0;
+    if (env->limit_hit == RB_LIMIT_INSTRUCTIONS && env->main)
+        lua_sethook(env->main, count_hook, LUA_MASKCOUNT, HOOK_INTERVAL);
 }
 
 /* load() for text chunks only: binary chunks could break out of the VM. */
@@ -76,9 +82,16 @@ static int sandbox_load(lua_State *L)
         if (s[0] == LUA_SIGNATURE[0])
             return luaL_error(L, "loading binary chunks is not allowed in playbooks");
     }
-    lua_settop(L, nargs < 4 ? 4 : nargs);
+    /* Forward exactly the arguments given (an explicit nil env would hide
+     * the globals), with the mode forced to text. */
+    if (nargs < 3)
+        lua_settop(L, 3);
     lua_pushstring(L, "t");
     lua_replace(L, 3);
+    if (nargs < 2) {
+        lua_pushnil(L);
+        lua_replace(L, 2);
+    }
     lua_pushvalue(L, lua_upvalueindex(1)); /* the original load */
     lua_insert(L, 1);
     lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
@@ -205,6 +218,9 @@ lua_State *rb_lua_sandbox_new(rb_lua_env *env)
     lua_setglobal(L, "dofile");
     lua_pushnil(L);
     lua_setglobal(L, "loadfile");
+    /* rawset would write through the read-only proxies of the shared ctx. */
+    lua_pushnil(L);
+    lua_setglobal(L, "rawset");
     remove_field(L, "string", "dump");
 
     lua_getglobal(L, "load");

@@ -23,6 +23,8 @@ typedef struct rb_lua_env {
     rb_call_hooks hooks;
     int have_hooks;
     int in_step;               /* plugin calls allowed */
+    int loading;               /* the top-level chunk is running: declarations allowed */
+    lua_State *main;           /* the playbook's main state */
     int wrapper_ref;           /* the Lua step-body wrapper */
     int freeze_ref;            /* makes a table tree read-only */
     int base_ref;              /* the shared, frozen part of every ctx */
@@ -32,6 +34,9 @@ lua_State *rb_lua_sandbox_new(rb_lua_env *env);
 rb_lua_env *rb_lua_env_of(lua_State *L);
 /* Resets the instruction budget; call before each entry into Lua. */
 void rb_lua_env_enter(rb_lua_env *env);
+
+/* Yielded (as a light userdata of its address) by plugin calls. */
+extern const char rb_plugin_yield_marker;
 
 /* Registers playbook, step, plugin, expect, fail (dsl.c). */
 void rb_dsl_open(lua_State *L);

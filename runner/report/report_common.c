@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/redact_json.h"
 #include "core/util.h"
 #include "core/values.h"
 #include "report/textsafe.h"
@@ -156,6 +157,8 @@ cJSON *rb_json_critical_path(const rb_run *run, int seconds_known)
 
 int rb_json_print(const cJSON *j, FILE *out)
 {
+    /* Outputs come from plugins: mask registered secrets before printing. */
+    rb_redact_json((cJSON *)j);
     /* Indented for people; past a few thousand entries (a 10,000-step
      * report is megabytes) compact, which is several times cheaper. */
     int big = cJSON_GetArraySize(cJSON_GetObjectItem(j, "steps")) > 2000;

@@ -104,6 +104,31 @@ static void test_settings_are_per_plugin(void **state)
     rbv_free(settings);
 }
 
+/* A plugin built for a later minor: larger structs, loaded all the same. */
+static void test_later_minor_loads(void **state)
+{
+    rb_registry *reg = rb_registry_new(NULL);
+    rb_registry_scan_dir(reg, FUTURE_PLUGIN_DIR);
+    assert_int_equal(rb_registry_refusal_count(reg), 0);
+    const rb_loaded_plugin *p = rb_registry_find(reg, "future");
+    assert_non_null(p);
+    assert_int_equal(p->def->abi_minor, RB_ABI_MINOR + 1);
+    assert_true(p->def->action_size > sizeof(rb_action));
+    const rb_action *second = rb_plugin_find_action(p, "second");
+    assert_non_null(second);
+    assert_ptr_equal(second, rb_plugin_action_at(p, 1));
+    assert_int_equal(second->effect, RB_EFFECT_WRITE);
+    assert_string_equal(second->outputs[0].name, "answer");
+    rb_ctx ctx;
+    rb_ctx_init(&ctx);
+    rb_value *out = NULL;
+    assert_int_equal(second->plan(&ctx, NULL, &out), RB_OK);
+    assert_int_equal(rbv_map_get_int(out, "answer", 0), 42);
+    rbv_free(out);
+    rb_ctx_clear(&ctx);
+    rb_registry_free(reg);
+}
+
 static void test_other_abi_major(void **state)
 {
     const char *why = refusal_reason("bad_abi.so");
@@ -551,6 +576,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good_plugins_load),
         cmocka_unit_test(test_settings_are_per_plugin),
+        cmocka_unit_test(test_later_minor_loads),
         cmocka_unit_test(test_other_abi_major),
         cmocka_unit_test(test_no_entry_point),
         cmocka_unit_test(test_non_elf_file),
