@@ -7,9 +7,26 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/log.h"
 #include "core/util.h"
+
+/* <dir of the executable>/../lib/rebound/plugins, for an install that was
+ * moved or installed with another --prefix; NULL if unknown. */
+static char *exe_relative_plugin_dir(void)
+{
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0)
+        return NULL;
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (!slash)
+        return NULL;
+    *slash = '\0';
+    return rb_xasprintf("%s/../lib/rebound/plugins", exe);
+}
 
 static int is_dir(const char *path)
 {
@@ -18,8 +35,10 @@ static int is_dir(const char *path)
 }
 
 /* Plugin directories, in order: --plugin-dir, config plugins.paths,
- * $REBOUND_PLUGIN_PATH; when none of those is given, the build tree's
- * plugins (when running from a build) and the installed plugin directory. */
+ * $REBOUND_PLUGIN_PATH; when none of those is given, the first that exists
+ * of <exe>/../lib/rebound/plugins (an install, wherever it was put; also the
+ * build tree, whose runner/ sits beside lib/), the build tree's plugin
+ * directory, and the configured install directory. */
 static void scan_plugins(rb_session *s, const rb_cli *cli)
 {
     size_t explicit_dirs = 0;
@@ -38,10 +57,14 @@ static void scan_plugins(rb_session *s, const rb_cli *cli)
         free(copy);
     }
     if (explicit_dirs == 0) {
-        if (is_dir(REBOUND_BUILD_PLUGIN_DIR))
+        char *rel = exe_relative_plugin_dir();
+        if (rel && is_dir(rel))
+            rb_registry_scan_dir(s->reg, rel);
+        else if (is_dir(REBOUND_BUILD_PLUGIN_DIR))
             rb_registry_scan_dir(s->reg, REBOUND_BUILD_PLUGIN_DIR);
         else if (is_dir(REBOUND_PLUGIN_INSTALL_DIR))
             rb_registry_scan_dir(s->reg, REBOUND_PLUGIN_INSTALL_DIR);
+        free(rel);
     }
 }
 

@@ -6,6 +6,7 @@
  * and raise RB_ABI_MINOR. Values delegate to core/values.c so plugins and the
  * runner share one allocator and one layout. */
 #include "plugin/context.h"
+#include "core/log.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -101,9 +102,9 @@ static void host_log(rb_ctx *ctx, rb_log_level level, const char *fmt, ...)
     if (log_sink) {
         log_sink(ctx, level, msg);
     } else {
-        const char *tag = level >= RB_LOG_ERROR ? "error: " : level == RB_LOG_WARN ? "warning: " : "";
-        fprintf(stderr, "[%s] %s.%s: %s%s\n", or_dash(ctx ? ctx->step : NULL),
-                or_dash(ctx ? ctx->plugin : NULL), or_dash(ctx ? ctx->action : NULL), tag, msg);
+        /* Through the runner's log, so plugin lines are redacted too. */
+        rb_log(level, "[%s] %s.%s: %s", or_dash(ctx ? ctx->step : NULL),
+               or_dash(ctx ? ctx->plugin : NULL), or_dash(ctx ? ctx->action : NULL), msg);
     }
     pthread_mutex_unlock(&log_lock);
     free(msg);

@@ -97,4 +97,8 @@ typedef struct rb_plugin {
 
 typedef int (*rb_plugin_init_fn)(const rb_host_api *host, const rb_plugin **out, char **errmsg);
 
+/* The entry point every plugin defines (declared here so plugins need no
+ * prototype of their own under -Wmissing-prototypes). */
+RB_PLUGIN_EXPORT int rb_plugin_init(const rb_host_api *host, const rb_plugin **out, char **errmsg);
+
 #endif

@@ -52,7 +52,6 @@ static const future_plugin plugin = {
     },
 };
 
-RB_PLUGIN_EXPORT int rb_plugin_init(const rb_host_api *h, const rb_plugin **out, char **errmsg);
 
 RB_PLUGIN_EXPORT int rb_plugin_init(const rb_host_api *h, const rb_plugin **out, char **errmsg)
 {
