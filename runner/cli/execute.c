@@ -34,8 +34,9 @@ static void on_signal(int sig)
         (void)w;
         _exit(RB_EXIT_INTERRUPTED);
     }
-    static const char msg[] = "\nrebound: interrupted; finishing running steps (press Ctrl-C "
-                              "again to leave at once)\n";
+    static const char msg[] = "\nrebound: interrupted; cancelling running actions and starting "
+                              "no new steps (Ctrl-C again leaves at once; either way "
+                              "`rebound resume` continues the run)\n";
     ssize_t w = write(2, msg, sizeof msg - 1);
     (void)w;
 }
@@ -194,6 +195,19 @@ static int execute(rb_cli *cli, rb_session *s, exec_args *a)
         new_run_id(run.run_id);
     int used = rb_history_estimate(&run, s->cfg->run.runs_dir);
 
+    /* Everything that can fail on bad input is checked before the run
+     * directory and journal exist, so a usage error leaves nothing behind. */
+    FILE *events = NULL;
+    if (cli->events) {
+        events = fopen(cli->events, "a");
+        if (!events) {
+            fprintf(stderr, "rebound: cannot open events file %s: %s\n", cli->events,
+                    strerror(errno));
+            rb_run_clear(&run);
+            rbv_free(a->target);
+            return RB_EXIT_USAGE;
+        }
+    }
     rb_journal *journal = NULL;
     int rc = RB_EXIT_OK;
     if (!is_plan) {
@@ -202,6 +216,8 @@ static int execute(rb_cli *cli, rb_session *s, exec_args *a)
         if (rb_mkdir_p(run.run_dir) != 0) {
             fprintf(stderr, "rebound: cannot create run directory %s: %s\n", run.run_dir,
                     strerror(errno));
+            if (events)
+                fclose(events);
             rb_run_clear(&run);
             rbv_free(a->target);
             return RB_EXIT_USAGE;
@@ -252,24 +268,14 @@ static int execute(rb_cli *cli, rb_session *s, exec_args *a)
                     a->replay ? "" : " (to continue an earlier run there, use `rebound resume`)");
             free(err);
             rb_journal_close(journal);
+            if (events)
+                fclose(events);
             rb_run_clear(&run);
             rbv_free(a->target);
             return RB_EXIT_USAGE;
         }
     }
 
-    FILE *events = NULL;
-    if (cli->events) {
-        events = fopen(cli->events, "a");
-        if (!events) {
-            fprintf(stderr, "rebound: cannot open events file %s: %s\n", cli->events,
-                    strerror(errno));
-            rb_journal_close(journal);
-            rb_run_clear(&run);
-            rbv_free(a->target);
-            return RB_EXIT_USAGE;
-        }
-    }
     rb_value *ctx = base_ctx(s, &run, a->target);
     a->target = NULL;
     /* A plan's own output is the plan: step-by-step lines only on a TTY. */
@@ -324,22 +330,18 @@ static int execute(rb_cli *cli, rb_session *s, exec_args *a)
     if (is_plan) {
         plan_critical_path(&run, s->graph, used > 0);
         rb_report_write_plan_history(&run, stdout, cli->json, used);
-        for (size_t i = 0; i < run.n_steps; i++)
-            if (run.steps[i].state == RB_STEP_FAILED)
-                fprintf(stderr, "rebound: plan: step %s failed: %s\n", run.steps[i].name,
-                        run.steps[i].error ? run.steps[i].error : "");
     } else {
         char err[512];
         if (rb_report_write_all(&run, run.run_dir, err, sizeof err) != 0)
             fprintf(stderr, "rebound: could not write reports: %s\n", err);
         if (cli->json)
             rb_report_write_json(&run, stdout);
-        else if (!cli->quiet || run.status != RB_RUN_SUCCEEDED)
+        else
             rb_report_write_text(&run, stdout);
         if (!cli->quiet)
             fprintf(stderr, "Reports: %s/report.json, junit.xml, summary.txt\n", run.run_dir);
-        if (run.status == RB_RUN_INTERRUPTED || run.status == RB_RUN_BLOCKED ||
-            run.status == RB_RUN_FAILED)
+        if (sched_rc == 0 && (run.status == RB_RUN_INTERRUPTED ||
+                              run.status == RB_RUN_BLOCKED || run.status == RB_RUN_FAILED))
             fprintf(stderr, "To continue: rebound resume %s%s\n", run.run_dir,
                     run.status == RB_RUN_BLOCKED ? " --confirm" : "");
     }

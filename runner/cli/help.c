@@ -36,18 +36,21 @@ static const char run_options[] =
     "      --events FILE        append one JSON line per state change to FILE\n"
     "      --run-dir DIR        directory for this run's journal and reports\n"
     "                           (default: <run.runs_dir>/<run id>)\n"
-    "      --plugin-dir DIR     also load plugins from DIR (repeatable)\n"
+    "      --plugin-dir DIR     load plugins from DIR (repeatable); any plugin\n"
+    "                           directory given replaces the built-in one\n"
     "      --continue-on-failure  keep running independent branches after a failure\n"
     "      --max-lua-memory MB  memory cap for the playbook (default 256)\n"
     "      --max-lua-instructions N  instruction budget per entry into Lua\n"
     "                           (default 200000000)\n"
-    "  -q, --quiet              print only errors and the summary\n"
+    "  -q, --quiet              print only errors and the summary (no progress,\n"
+    "                           no warnings, no playbook print output)\n"
     "      --no-progress        plain progress lines even on a terminal\n"
     "  -h, --help               this help\n";
 
-static void print_run_like(const char *cmd, const char *what)
+static void print_run_like(const char *cmd, const char *what, const char *extra_options)
 {
-    printf("Usage: rebound %s [OPTIONS] [PLAYBOOK]\n\n%s\n\n%s", cmd, what, run_options);
+    printf("Usage: rebound %s [OPTIONS] [PLAYBOOK]\n\n%s\n\n%s%s", cmd, what, run_options,
+           extra_options);
 }
 
 void rb_help_main(void)
@@ -62,19 +65,21 @@ int rb_help_command(const char *command)
                        "Builds the step graph, runs only read actions, asks write and\n"
                        "destructive actions for predicted outputs, and prints the plan by\n"
                        "layers, the critical path and an estimated duration from earlier\n"
-                       "runs. Never calls a write action. Writes nothing.");
+                       "runs. Never calls a write action. Writes nothing.", "");
     } else if (strcmp(command, "run") == 0) {
         print_run_like("run",
                        "Runs the playbook live. Destructive actions need --confirm;\n"
-                       "without it the run stops blocked (exit 3) and can be resumed.\n"
-                       "      --confirm            allow destructive actions");
+                       "without it the run stops blocked (exit 3) and can be resumed.",
+                       "      --confirm            allow destructive actions\n");
     } else if (strcmp(command, "drill") == 0) {
         print_run_like("drill",
                        "Runs the playbook in drill mode: steps see ctx.mode == \"drill\"\n"
                        "and ctx.target, the isolated target to restore into (targets.NAME\n"
                        "in the config; default target \"drill\", or a scratch resource\n"
-                       "group named after the run when none is configured).\n"
-                       "      --target NAME        the drill target from the config");
+                       "group named after the run when none is configured). Destructive\n"
+                       "actions need no --confirm in a drill: they are meant for the drill's\n"
+                       "own scratch resources.",
+                       "      --target NAME        the drill target from the config\n");
     } else if (strcmp(command, "resume") == 0) {
         printf("Usage: rebound resume [OPTIONS] RUN_DIR\n\n"
                "Continues the run recorded in RUN_DIR/journal.jsonl: completed steps are\n"
@@ -88,6 +93,7 @@ int rb_help_command(const char *command)
                "      --plugin-dir DIR     also load plugins from DIR\n"
                "      --confirm            allow destructive actions\n"
                "      --force              resume even if the playbook file changed\n"
+               "      --max-lua-memory MB / --max-lua-instructions N  as for run\n"
                "      --output text|json   summary format\n"
                "  -q, --quiet / --no-progress / -h, --help\n");
     } else if (strcmp(command, "validate") == 0) {
@@ -112,8 +118,8 @@ int rb_help_command(const char *command)
                "      --output text|json\n"
                "  -h, --help\n");
     } else if (strcmp(command, "version") == 0) {
-        printf("Usage: rebound version\n\nPrints the version and the plugin ABI "
-               "(major.minor) this runner implements.\n");
+        printf("Usage: rebound version [--output text|json]\n\nPrints the version and the "
+               "plugin ABI (major.minor) this runner implements.\n");
     } else {
         return -1;
     }

@@ -79,6 +79,7 @@ void rb_session_report_refusals(const rb_session *s)
 int rb_session_open(rb_session *s, const rb_cli *cli, const char *playbook, int quiet_refusals)
 {
     memset(s, 0, sizeof *s);
+    rb_log_set_quiet(cli->quiet);
     char err[1024];
     s->cfg = rb_config_load(cli->config, err, sizeof err);
     if (!s->cfg) {

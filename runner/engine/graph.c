@@ -184,15 +184,17 @@ void rb_graph_critical_path(const rb_graph *g, const double *dur, size_t **path,
         size_t v = g->order[k];
         double start = 0;
         prev[v] = (size_t)-1;
+        /* Ties (zero-length steps) still extend the path, so it runs to
+         * the end of the chain rather than stopping at the last slow step. */
         for (size_t d = 0; d < g->n_deps[v]; d++) {
             size_t u = g->deps[v][d];
-            if (finish[u] > start) {
+            if (prev[v] == (size_t)-1 || finish[u] > start) {
                 start = finish[u];
                 prev[v] = u;
             }
         }
         finish[v] = start + (dur[v] > 0 ? dur[v] : 0);
-        if (finish[v] > finish[best])
+        if (finish[v] >= finish[best])
             best = v;
     }
     size_t len = 0;

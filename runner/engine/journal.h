@@ -8,7 +8,8 @@
  * covers every intent of that turn.
  *
  * Records ("t" is the type):
- *   run     {run_id, playbook, path, digest, mode, params, parallel, started}
+ *   run     {run_id, playbook, path, digest, mode, params, [target], [config],
+ *            plugin_dirs, started}
  *   resume  {started}
  *   step    {step, state, attempt, [error], [outputs], [duration_ms], [reason]}
  *   intent  {step, key, plugin, action, effect, input}   durable

@@ -43,7 +43,8 @@ typedef struct rb_step_result {
     double estimate_s;         /* from history, or -1 when unknown */
     int layer;                 /* 0-based topological layer */
     char *skip_reason;         /* for SKIPPED/BLOCKED/CANCELLED; malloc'd */
-    char *error;               /* last error message; malloc'd; no secrets */
+    char *error;               /* last error message (one line, file:line first); malloc'd; no secrets */
+    char *traceback;           /* Lua traceback of that error, or NULL; malloc'd */
     rb_value *outputs;         /* owned; NULL until succeeded */
     int n_calls;               /* plugin action calls made (all attempts) */
     int n_replayed;            /* calls answered from the journal */

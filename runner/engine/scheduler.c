@@ -51,6 +51,7 @@ typedef struct step_rt {
     char *res_err;
     int blocked_call;
     char *blocked_msg;
+    int when_failed;          /* the last attempt failed in `when` */
 } step_rt;
 
 struct sched {
@@ -71,6 +72,7 @@ struct sched {
     unsigned rng;
     int outstanding;
     int n_retrying;           /* steps in RB_STEP_RETRYING */
+    char *stop_reason;
     int n_timed;              /* running steps that have a timeout */
     long iterations;
 };
@@ -153,8 +155,11 @@ static void journal_step(sched *s, size_t i)
         /* whole milliseconds: integers print far cheaper than doubles */
         cJSON_AddNumberToObject(rec, "duration_ms", (double)(int64_t)(r->duration_s * 1000.0));
     }
-    if (r->error && r->state != RB_STEP_SUCCEEDED)
+    if (r->error && r->state != RB_STEP_SUCCEEDED) {
         cJSON_AddStringToObject(rec, "error", r->error);
+        if (r->traceback)
+            cJSON_AddStringToObject(rec, "traceback", r->traceback);
+    }
     if (r->skip_reason)
         cJSON_AddStringToObject(rec, "reason", r->skip_reason);
     rb_journal_append(s->o->journal, rec, 0);
@@ -219,23 +224,24 @@ static void set_terminal(sched *s, size_t i, rb_step_state st, char *reason)
     finish(s, i);
 }
 
-/* Stop starting steps: cancel those not started (and those waiting to
- * retry); `always` steps still run unless the run was interrupted. */
+/* Stop starting steps. Steps waiting to retry are cancelled now; pending
+ * ones are cancelled as they become ready, in dependency order, so an
+ * `always` step (teardown) still starts only after everything it depends
+ * on, directly or not, has finished. */
 static void begin_stop(sched *s, const char *why)
 {
     if (s->stopping && !s->interrupted)
         return;
     s->stopping = 1;
+    free(s->stop_reason);
+    s->stop_reason = rb_xstrdup(why);
     for (size_t i = 0; i < s->run->n_steps; i++) {
         rb_step_result *r = &s->run->steps[i];
-        if (r->state != RB_STEP_PENDING && r->state != RB_STEP_RETRYING)
+        if (r->state != RB_STEP_RETRYING)
             continue;
-        const rb_step *st = &s->o->pb->steps[i];
-        if (st->always && !s->interrupted)
-            continue;
-        if (r->state == RB_STEP_RETRYING)
-            s->n_retrying--;
-        set_terminal(s, i, RB_STEP_CANCELLED, rb_xasprintf("not started: %s", why));
+        s->n_retrying--;
+        set_terminal(s, i, RB_STEP_CANCELLED,
+                     rb_xasprintf("cancelled before attempt %d: %s", r->attempts + 1, why));
     }
 }
 
@@ -480,6 +486,14 @@ static void attempt_failed(sched *s, size_t i, char *err)
     step_rt *rt = &s->rt[i];
     const rb_step *st = &s->o->pb->steps[i];
     attempt_ended(s, i);
+    /* One line for people, the traceback kept apart for the journal. */
+    char *tb = strstr(err, "\nstack traceback:");
+    free(r->traceback);
+    r->traceback = NULL;
+    if (tb) {
+        r->traceback = rb_redact(tb + 1);
+        *tb = '\0';
+    }
     free(r->error);
     r->error = rb_redact(err);
     free(err);
@@ -537,7 +551,12 @@ static void resume_step(sched *s, size_t i)
     rb_value *out = NULL;
     char *err = NULL;
     s->current = i;
+    s->o->pb->current_step = &s->o->pb->steps[i];
+    double timeout = s->o->pb->steps[i].timeout_s;
+    rb_playbook_set_deadline(s->o->pb, timeout > 0 ? s->t0 + rt->attempt_start + timeout : 0,
+                             timeout);
     int rc = rb_step_thread_resume(s->o->pb, rt->co, &out, &err);
+    rb_playbook_set_deadline(s->o->pb, 0, 0);
     if (rc == LUA_YIELD)
         return;
     if (rc == LUA_OK)
@@ -562,9 +581,13 @@ static void start_step(sched *s, size_t i)
     rb_named_value *deps;
     size_t n_deps;
     rb_value *ctx = step_ctx(s, i, &deps, &n_deps);
-    if (st->when_ref != LUA_NOREF) {
+    /* `when` decides once whether the step runs at all; a retry does not
+     * ask again (a failure must not turn into a skip), unless it was the
+     * `when` itself that failed. */
+    if (st->when_ref != LUA_NOREF && (r->attempts == 1 || rt->when_failed)) {
         char *err = NULL;
         int w = rb_step_eval_when(s->o->pb, st, ctx, deps, n_deps, &err);
+        rt->when_failed = w < 0;
         if (w <= 0) {
             rbv_free(ctx);
             free(deps);
@@ -740,10 +763,18 @@ int rb_sched_run(rb_run *run, const rb_sched_opts *o, char **fatal)
         return -1;
     }
 
-    /* Steps a previous process completed keep their outputs. */
-    for (size_t i = 0; i < n; i++) {
-        size_t at;
+    /* Steps a previous process completed keep their outputs, in dependency
+     * order: an `always` step that ran after a failure runs again once the
+     * steps it follows have been redone. */
+    for (size_t i = 0; i < n; i++)
         s->rt[i].deps_left = o->graph->n_deps[i];
+    for (size_t k = 0; k < n; k++) {
+        size_t i = o->graph->order[k], at;
+        int deps_done = 1;
+        for (size_t d = 0; d < o->graph->n_deps[i]; d++)
+            deps_done &= run->steps[o->graph->deps[i][d]].state == RB_STEP_SUCCEEDED;
+        if (o->pb->steps[i].always && !deps_done)
+            continue;
         if (o->replay && rb_strmap_get(&o->replay->done_steps, run->steps[i].name, &at)) {
             const cJSON *rec = rb_replay_record(o->replay, at);
             rb_step_result *r = &run->steps[i];
@@ -776,9 +807,11 @@ int rb_sched_run(rb_run *run, const rb_sched_opts *o, char **fatal)
         double next_retry = retries_due(s);
         size_t i;
         while (s->running < parallel && pop_ready(s, &i)) {
-            if (s->stopping && !o->pb->steps[i].always &&
-                (run->steps[i].state == RB_STEP_PENDING)) {
-                set_terminal(s, i, RB_STEP_CANCELLED, rb_xstrdup("not started: the run stopped"));
+            if (s->stopping && run->steps[i].state == RB_STEP_PENDING &&
+                (!o->pb->steps[i].always || s->interrupted)) {
+                set_terminal(s, i, RB_STEP_CANCELLED,
+                             rb_xasprintf("not started: %s",
+                                          s->stop_reason ? s->stop_reason : "the run stopped"));
                 continue;
             }
             consider(s, i);
@@ -846,6 +879,7 @@ int rb_sched_run(rb_run *run, const rb_sched_opts *o, char **fatal)
     free(dur);
     free(s->rt);
     free(s->ready);
+    free(s->stop_reason);
     *fatal = s->fatal;
     return s->fatal ? -1 : 0;
 }
@@ -878,6 +912,7 @@ void rb_run_clear(rb_run *run)
         free(run->steps[i].deps);
         free(run->steps[i].skip_reason);
         free(run->steps[i].error);
+        free(run->steps[i].traceback);
         rbv_free(run->steps[i].outputs);
     }
     free(run->steps);

@@ -18,6 +18,7 @@ struct rb_workers {
     int max;        /* at most this many threads */
     int n;          /* threads started so far */
     int idle;       /* threads waiting for work */
+    int queued;     /* items in the queue, not yet taken */
     int main_waiting;
     pthread_t *threads;
 };
@@ -35,6 +36,7 @@ static void *worker_main(void *arg)
         if (!wp->queue_head && wp->stopping)
             break;
         rb_work *w = wp->queue_head;
+        wp->queued--;
         wp->queue_head = w->next;
         if (!wp->queue_head)
             wp->queue_tail = NULL;
@@ -97,9 +99,12 @@ void rb_workers_submit(rb_workers *wp, rb_work *w)
     else
         wp->queue_head = w;
     wp->queue_tail = w;
-    if (wp->idle > 0) {
+    wp->queued++;
+    /* Wake an idle thread; and when more items wait than threads are idle
+     * (a signalled thread stays counted idle until it runs), start another. */
+    if (wp->idle > 0)
         pthread_cond_signal(&wp->has_work);
-    } else if (wp->n < wp->max) {
+    if (wp->queued > wp->idle && wp->n < wp->max) {
         if (pthread_create(&wp->threads[wp->n], NULL, worker_main, wp) != 0)
             rb_die_oom();
         wp->n++;

@@ -177,7 +177,8 @@ static void parse_retry(lua_State *L, int idx, rb_step *st, const char *what)
         }
         lua_pop(L, 1);
     } else if (!lua_isnil(L, -1)) {
-        luaL_error(L, "%s: \"retry\" must be a number of attempts or { attempts=, backoff= }",
+        luaL_error(L, "%s: \"retry\" must be a whole number of attempts or "
+                      "{ attempts = N, backoff = seconds }",
                    what);
     }
     lua_pop(L, 1);

@@ -17,10 +17,10 @@ static const char step_wrapper[] =
     "return function(run, verify, ctx, do_verify)\n"
     "  local out = run(ctx)\n"
     "  if out ~= nil and type(out) ~= 'table' then\n"
-    "    error('run must return a table of outputs or nil, not a ' .. type(out), 0)\n"
+    "    return false, type(out)\n"
     "  end\n"
     "  if do_verify and verify then verify(out, ctx) end\n"
-    "  return out\n"
+    "  return true, out\n"
     "end\n";
 
 /* ctx.params, ctx.estate, ctx.target... are shared by every step, so they
@@ -193,6 +193,13 @@ void rb_playbook_set_hooks(rb_playbook *pb, const rb_call_hooks *hooks)
     pb->env->have_hooks = 1;
 }
 
+void rb_playbook_set_deadline(rb_playbook *pb, double deadline, double timeout_s)
+{
+    pb->env->deadline = deadline;
+    pb->env->timeout_s = timeout_s;
+    pb->env->timed_out = 0;
+}
+
 int rb_playbook_limit_hit(const rb_playbook *pb)
 {
     return pb->env->limit_hit != RB_LIMIT_NONE;
@@ -338,6 +345,7 @@ lua_State *rb_step_thread_start(rb_playbook *pb, const rb_step *step, const rb_v
     lua_State *L = pb->L;
     lua_State *co = lua_newthread(L);
     *anchor_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    pb->current_step = step;
     lua_rawgeti(co, LUA_REGISTRYINDEX, pb->env->wrapper_ref);
     lua_rawgeti(co, LUA_REGISTRYINDEX, step->run_ref);
     if (step->verify_ref != LUA_NOREF)
@@ -373,7 +381,11 @@ int rb_step_thread_resume(rb_playbook *pb, lua_State *co, rb_value **out, char *
     if (rc != LUA_OK) {
         char *msg = error_text(env, co, rc);
         if (env->limit_hit == RB_LIMIT_MEMORY) {
-            *err = msg;
+            /* No traceback (no memory for one): name the step instead. */
+            const rb_step *st = pb->current_step;
+            *err = st ? rb_xasprintf("%s:%d: step \"%s\": %s", st->file, st->line, st->name, msg)
+                      : rb_xstrdup(msg);
+            free(msg);
         } else {
             luaL_traceback(pb->L, co, msg, 0);
             *err = rb_xstrdup(lua_tostring(pb->L, -1));
@@ -382,11 +394,21 @@ int rb_step_thread_resume(rb_playbook *pb, lua_State *co, rb_value **out, char *
         }
         return rc;
     }
-    if (nres >= 1 && !lua_isnil(co, -1)) {
+    const rb_step *st = pb->current_step;
+    if (nres == 2 && !lua_toboolean(co, -2)) {
+        *err = rb_xasprintf("%s:%d: step \"%s\": run must return a table of outputs or nil, "
+                            "not a %s",
+                            st ? st->file : pb->path, st ? st->line : 0, st ? st->name : "?",
+                            lua_tostring(co, -1));
+        lua_pop(co, nres);
+        return LUA_ERRRUN;
+    }
+    if (nres == 2 && !lua_isnil(co, -1)) {
         char *cerr = NULL;
         *out = rb_lua_to_value(co, -1, &cerr);
         if (!*out) {
-            *err = rb_xasprintf("step outputs: %s", cerr);
+            *err = rb_xasprintf("%s:%d: step \"%s\" outputs: %s", st ? st->file : pb->path,
+                                st ? st->line : 0, st ? st->name : "?", cerr);
             free(cerr);
             lua_pop(co, nres);
             return LUA_ERRRUN;

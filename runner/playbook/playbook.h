@@ -59,6 +59,7 @@ typedef struct rb_playbook {
     size_t n_plugins;
     lua_State *L;
     struct rb_lua_env *env; /* sandbox state (allocator, hook budget) */
+    const rb_step *current_step; /* the step whose body last started or resumed */
 } rb_playbook;
 
 /* What the scheduler does with a plugin call a step makes. Set on the
@@ -128,6 +129,10 @@ void rb_step_thread_end(rb_playbook *pb, int anchor_ref);
  * 1 run, 0 skip, -1 error. */
 int rb_step_eval_when(rb_playbook *pb, const rb_step *step, const rb_value *ctx,
                       const rb_named_value *outputs, size_t n_outputs, char **err);
+
+/* While a step with a timeout runs Lua code: raise "timed out" once the
+ * monotonic clock (rb_mono_s) passes deadline. 0 clears it. */
+void rb_playbook_set_deadline(rb_playbook *pb, double deadline, double timeout_s);
 
 /* Non-zero when the last error came from the instruction or memory limit;
  * the run treats that as a playbook error (exit 2), not a step failure. */

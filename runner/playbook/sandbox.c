@@ -43,6 +43,17 @@ static void count_hook(lua_State *L, lua_Debug *ar)
 {
     rb_lua_env *env = rb_lua_env_of(L);
     env->count += HOOK_INTERVAL;
+    if (env->deadline > 0 && (env->timed_out || rb_mono_s() > env->deadline)) {
+        /* A step's timeout also bounds its own Lua code; like the limits
+         * below, keep raising so pcall cannot swallow it. */
+        if (!env->timed_out)
+            lua_sethook(L, count_hook, LUA_MASKCOUNT, 1);
+        env->timed_out = 1;
+        char msg[128];
+        snprintf(msg, sizeof msg, "timed out after %gs (in the step's Lua code)", env->timeout_s);
+        lua_pushstring(L, msg);
+        lua_error(L);
+    }
     if (env->max_instructions > 0 && env->count > env->max_instructions) {
         /* From now on raise at every instruction, so a pcall() that
          * catches the error cannot keep the playbook running. */

@@ -24,6 +24,9 @@ typedef struct rb_lua_env {
     int have_hooks;
     int in_step;               /* plugin calls allowed */
     int loading;               /* the top-level chunk is running: declarations allowed */
+    double deadline;           /* rb_mono_s() time a step's Lua code must stop by; 0 none */
+    double timeout_s;          /* for the message */
+    int timed_out;
     lua_State *main;           /* the playbook's main state */
     int wrapper_ref;           /* the Lua step-body wrapper */
     int freeze_ref;            /* makes a table tree read-only */

@@ -133,7 +133,8 @@ void rb_report_write_text(const rb_run *run, FILE *out)
     rb_fmt_duration(run->wall_s, d);
     fprintf(out, "Wall time: %s\n", d);
 
-    fprintf(out, "Status: %s (%zu steps", rb_run_status_name(run->status), run->n_steps);
+    fprintf(out, "Status: %s (%zu step%s", rb_run_status_name(run->status), run->n_steps,
+            run->n_steps == 1 ? "" : "s");
     static const rb_step_state order[] = {
         RB_STEP_SUCCEEDED, RB_STEP_FAILED, RB_STEP_SKIPPED, RB_STEP_BLOCKED,
         RB_STEP_CANCELLED, RB_STEP_RUNNING, RB_STEP_RETRYING, RB_STEP_PENDING,

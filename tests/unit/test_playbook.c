@@ -213,9 +213,9 @@ static void test_load_errors(void **state)
         {"step \"a\" { retry = 101, run = function() end }\n", "bad.lua:2:",
          "retry attempts must be between 1 and 100"},
         {"step \"a\" { retry = \"3\", run = function() end }\n", "bad.lua:2:",
-         "\"retry\" must be a number of attempts or { attempts=, backoff= }"},
+         "\"retry\" must be a whole number of attempts or { attempts = N, backoff = seconds }"},
         {"step \"a\" { retry = 2.5, run = function() end }\n", "bad.lua:2:",
-         "\"retry\" must be a number of attempts"},
+         "\"retry\" must be a whole number of attempts"},
         {"step \"a\" { retry = { attempts = 2, delay = 1 }, run = function() end }\n",
          "bad.lua:2:", "unknown field \"delay\" (expected one of: attempts, backoff)"},
         {"step \"a\" { retry = { attempts = 1.5 }, run = function() end }\n", "bad.lua:2:",
@@ -914,7 +914,7 @@ static void test_step_bodies(void **state)
     free(err);
 
     assert_int_not_equal(run_step(pb, "fn", &out, &err), LUA_OK);
-    assert_contains(err, "step outputs: a function cannot be passed");
+    assert_contains(err, "bodies.lua:6: step \"fn\" outputs: a function cannot be passed");
     free(err);
 
     /* ctx is read-only. */
@@ -946,7 +946,7 @@ static void test_step_limits(void **state)
     rbv_free(out);
 
     assert_int_not_equal(run_step(pb, "hog", &out, &err), LUA_OK);
-    assert_string_equal(err, "playbook exceeded its memory limit (16 MiB)");
+    assert_contains(err, "bodies.lua:4: step \"hog\": playbook exceeded its memory limit (16 MiB)");
     assert_int_not_equal(rb_playbook_limit_hit(pb), 0);
     free(err);
     lua_gc(pb->L, LUA_GCCOLLECT);
