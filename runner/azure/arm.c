@@ -83,12 +83,12 @@ static char *origin_of(const char *url)
         curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
         curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
         curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT);
-        rb_buf b = {0};
-        rb_buf_printf(&b, "%s://%s:%s", scheme, host, port ? port : "");
+        rb_azbuf b = {0};
+        rb_azbuf_printf(&b, "%s://%s:%s", scheme, host, port ? port : "");
         for (char *c = b.data; c && *c; c++)
             if (*c >= 'A' && *c <= 'Z')
                 *c = (char)(*c - 'A' + 'a');
-        r = rb_buf_take(&b);
+        r = rb_azbuf_take(&b);
     }
     curl_free(scheme);
     curl_free(host);
@@ -102,7 +102,7 @@ static rb_status build_url(rb_arm *a, const char *path, const char *api_version,
                            rb_az_err *err)
 {
     *out = NULL;
-    rb_buf b = {0};
+    rb_azbuf b = {0};
     if (strncasecmp(path, "https://", 8) == 0 || strncasecmp(path, "http://", 7) == 0) {
         char *o1 = origin_of(path), *o2 = origin_of(a->endpoint);
         int same = o1 && o2 && strcmp(o1, o2) == 0;
@@ -112,18 +112,18 @@ static rb_status build_url(rb_arm *a, const char *path, const char *api_version,
             return rb_az_fail(err, RB_EPROTO,
                               "refusing to send an ARM token to %s: not the ARM endpoint %s", path,
                               a->endpoint);
-        rb_buf_puts(&b, path);
+        rb_azbuf_puts(&b, path);
     } else {
-        rb_buf_printf(&b, "%s%s%s", a->endpoint, path[0] == '/' ? "" : "/", path);
+        rb_azbuf_printf(&b, "%s%s%s", a->endpoint, path[0] == '/' ? "" : "/", path);
     }
     if (api_version && !strstr(b.data, "api-version=")) {
         char *v = rb_url_escape(api_version);
-        rb_buf_printf(&b, "%sapi-version=%s", strchr(b.data, '?') ? "&" : "?", v ? v : "");
+        rb_azbuf_printf(&b, "%sapi-version=%s", strchr(b.data, '?') ? "&" : "?", v ? v : "");
         free(v);
     }
     if (!b.data)
         return rb_az_fail(err, RB_ENOMEM, "out of memory");
-    *out = rb_buf_take(&b);
+    *out = rb_azbuf_take(&b);
     return RB_OK;
 }
 

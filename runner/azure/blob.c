@@ -45,6 +45,7 @@ rb_status rb_blob_client_new(rb_blob_client **out, rb_http_engine *eng,
     *out = NULL;
     if (!o || !o->endpoint)
         return rb_az_fail(err, RB_EINVAL, "a blob client needs an endpoint");
+    rb_xml_once();
     rb_blob_client *c = calloc(1, sizeof *c);
     if (!c)
         return rb_az_fail(err, RB_ENOMEM, "out of memory");
@@ -92,14 +93,14 @@ void rb_blob_client_free(rb_blob_client *c)
 static char *make_url(const rb_blob_client *c, const char *container, const char *blob,
                       const char *query)
 {
-    rb_buf b = {0};
+    rb_azbuf b = {0};
     char *ce = rb_url_escape(container);
-    rb_buf_printf(&b, "%s/%s", c->endpoint, ce ? ce : "");
+    rb_azbuf_printf(&b, "%s/%s", c->endpoint, ce ? ce : "");
     free(ce);
     if (blob) {
         char *copy = strdup(blob);
         char *save = NULL;
-        rb_buf_puts(&b, "/");
+        rb_azbuf_puts(&b, "/");
         int first = 1;
         /* keep empty segments: split by hand rather than strtok */
         for (char *seg = copy, *next; seg; seg = next) {
@@ -107,7 +108,7 @@ static char *make_url(const rb_blob_client *c, const char *container, const char
             if (next)
                 *next++ = '\0';
             char *e = rb_url_escape(seg);
-            rb_buf_printf(&b, "%s%s", first ? "" : "/", e ? e : "");
+            rb_azbuf_printf(&b, "%s%s", first ? "" : "/", e ? e : "");
             free(e);
             first = 0;
         }
@@ -116,12 +117,12 @@ static char *make_url(const rb_blob_client *c, const char *container, const char
     }
     int q = 0;
     if (query && *query) {
-        rb_buf_printf(&b, "?%s", query);
+        rb_azbuf_printf(&b, "?%s", query);
         q = 1;
     }
     if (c->sas)
-        rb_buf_printf(&b, "%s%s", q ? "&" : "?", c->sas);
-    return rb_buf_take(&b);
+        rb_azbuf_printf(&b, "%s%s", q ? "&" : "?", c->sas);
+    return rb_azbuf_take(&b);
 }
 
 char *rb_blob_url(const rb_blob_client *c, const char *container, const char *blob)
@@ -226,10 +227,10 @@ static rb_status block_query(const char *block_id, char **out, rb_az_err *err)
     char *b64 = rb_b64_encode(block_id, n);
     char *e = b64 ? rb_url_escape(b64) : NULL;
     free(b64);
-    rb_buf q = {0};
-    rb_buf_printf(&q, "comp=block&blockid=%s", e ? e : "");
+    rb_azbuf q = {0};
+    rb_azbuf_printf(&q, "comp=block&blockid=%s", e ? e : "");
     free(e);
-    *out = rb_buf_take(&q);
+    *out = rb_azbuf_take(&q);
     return *out ? RB_OK : rb_az_fail(err, RB_ENOMEM, "out of memory");
 }
 
@@ -324,6 +325,10 @@ rb_status rb_blob_get(rb_blob_client *c, const char *container, const char *blob
                        : rb_az_fail(err, RB_ENOMEM, "out of memory");
     free(url);
     rb_strv_free(&h);
+    if (st == RB_OK && (offset || len) && resp->status != 206 &&
+        !(offset == 0 && (len == 0 || resp->body_len <= len)))
+        st = rb_az_fail(err, RB_EPROTO, "GET %s/%s: the service ignored the range (HTTP %ld)",
+                        container, blob, resp->status);
     if (st == RB_OK) {
         if (len && resp->body_len != len && resp->status == 206) {
             /* A short range is fine only at the end of the blob. */
@@ -393,6 +398,9 @@ rb_status rb_blob_get_into(rb_blob_client *c, const char *container, const char 
     if (f.overflow)
         st = rb_az_fail(err, RB_EPROTO, "GET %s/%s: the range is larger than the %zu-byte buffer",
                         container, blob, cap);
+    else if (st == RB_OK && resp->status != 206 && !(offset == 0 && (len == 0 || f.used <= len)))
+        st = rb_az_fail(err, RB_EPROTO, "GET %s/%s: the service ignored the range (HTTP %ld)",
+                        container, blob, resp->status);
     else if (st == RB_OK)
         *got = f.used;
     rb_http_response_free(resp);
@@ -466,22 +474,22 @@ static char *text_of(xmlNode *n)
 
 static rb_status fetch_page(rb_blob_lister *l, rb_az_err *err)
 {
-    rb_buf q = {0};
-    rb_buf_puts(&q, "restype=container&comp=list");
+    rb_azbuf q = {0};
+    rb_azbuf_puts(&q, "restype=container&comp=list");
     if (l->prefix) {
         char *e = rb_url_escape(l->prefix);
-        rb_buf_printf(&q, "&prefix=%s", e ? e : "");
+        rb_azbuf_printf(&q, "&prefix=%s", e ? e : "");
         free(e);
     }
     if (l->marker) {
         char *e = rb_url_escape(l->marker);
-        rb_buf_printf(&q, "&marker=%s", e ? e : "");
+        rb_azbuf_printf(&q, "&marker=%s", e ? e : "");
         free(e);
     }
     if (l->page_size > 0)
-        rb_buf_printf(&q, "&maxresults=%d", l->page_size);
+        rb_azbuf_printf(&q, "&maxresults=%d", l->page_size);
     char *url = make_url(l->c, l->container, NULL, q.data);
-    rb_buf_free(&q);
+    rb_azbuf_free(&q);
     if (!url)
         return rb_az_fail(err, RB_ENOMEM, "out of memory");
     rb_http_response *resp = NULL;
@@ -580,7 +588,8 @@ static void iso8601(int64_t t, char *buf, size_t len)
 
 rb_status rb_blob_sas_service(const char *account, const char *account_key,
                               const char *container, const char *blob, const char *permissions,
-                              int64_t start, int64_t expiry, char **out, rb_az_err *err)
+                              int64_t start, int64_t expiry, int allow_http, char **out,
+                              rb_az_err *err)
 {
     *out = NULL;
     char st_s[32] = "", se_s[32];
@@ -588,22 +597,22 @@ rb_status rb_blob_sas_service(const char *account, const char *account_key,
         iso8601(start, st_s, sizeof st_s);
     iso8601(expiry, se_s, sizeof se_s);
     const char *sr = blob ? "b" : "c";
-    const char *spr = "https,http";
-    rb_buf sts = {0};
+    const char *spr = allow_http ? "https,http" : "https";
+    rb_azbuf sts = {0};
     /* Service SAS string-to-sign for versions 2020-12-06 and later. */
-    rb_buf_printf(&sts, "%s\n%s\n%s\n/blob/%s/%s%s%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s",
+    rb_azbuf_printf(&sts, "%s\n%s\n%s\n/blob/%s/%s%s%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s",
                   permissions, st_s, se_s, account, container, blob ? "/" : "", blob ? blob : "",
                   "", "", spr, RB_BLOB_VERSION, sr, "", "", "", "", "", "", "");
     char *sig = NULL;
     rb_status s = sts.data ? rb_hmac_sha256_b64(account_key, sts.data, &sig, err)
                            : rb_az_fail(err, RB_ENOMEM, "out of memory");
-    rb_buf_free(&sts);
+    rb_azbuf_free(&sts);
     if (s != RB_OK)
         return s;
     char *sig_e = rb_url_escape(sig);
     char *st_e = rb_url_escape(st_s), *se_e = rb_url_escape(se_s), *spr_e = rb_url_escape(spr);
-    rb_buf q = {0};
-    rb_buf_printf(&q, "sv=%s&spr=%s%s%s&se=%s&sr=%s&sp=%s&sig=%s", RB_BLOB_VERSION,
+    rb_azbuf q = {0};
+    rb_azbuf_printf(&q, "sv=%s&spr=%s%s%s&se=%s&sr=%s&sp=%s&sig=%s", RB_BLOB_VERSION,
                   spr_e ? spr_e : "", start ? "&st=" : "", start && st_e ? st_e : "",
                   se_e ? se_e : "", sr, permissions, sig_e ? sig_e : "");
     rb_redact_register(sig);
@@ -616,6 +625,6 @@ rb_status rb_blob_sas_service(const char *account, const char *account_key,
     if (!q.data)
         return rb_az_fail(err, RB_ENOMEM, "out of memory");
     rb_redact_register(q.data);
-    *out = rb_buf_take(&q);
+    *out = rb_azbuf_take(&q);
     return RB_OK;
 }

@@ -123,13 +123,15 @@ rb_status rb_blob_lister_next(rb_blob_lister *l, rb_blob_item *item, int *has_it
 int rb_blob_lister_pages(const rb_blob_lister *l);
 void rb_blob_lister_free(rb_blob_lister *l);
 
-/* Generates a service SAS (sv = RB_BLOB_VERSION, https and http) for a blob
- * (sr=b) or, with blob == NULL, a container (sr=c). permissions like "r",
- * "racwd"; start 0 = none; expiry in Unix seconds. The token (no '?') is
- * registered with the redactor; caller frees *out with free(). */
+/* Generates a service SAS (sv = RB_BLOB_VERSION) for a blob (sr=b) or, with
+ * blob == NULL, a container (sr=c). permissions like "r", "racwdl"; start 0 =
+ * none; expiry in Unix seconds; allow_http 0 = spr=https (production), 1 =
+ * spr=https,http (Azurite on loopback). The token (no '?') is registered
+ * with the redactor; caller frees *out with free(). */
 rb_status rb_blob_sas_service(const char *account, const char *account_key,
                               const char *container, const char *blob, const char *permissions,
-                              int64_t start, int64_t expiry, char **out, rb_az_err *err);
+                              int64_t start, int64_t expiry, int allow_http, char **out,
+                              rb_az_err *err);
 
 /* The URL of a blob (with the client's SAS when it has one). Caller frees. */
 char *rb_blob_url(const rb_blob_client *c, const char *container, const char *blob);

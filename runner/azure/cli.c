@@ -87,7 +87,7 @@ rb_status rb_cli_get_token(const char *az, const char *resource, const char *ten
         close(errp[0]);
         return rb_az_fail(err, RB_EAUTH, "azure cli: cannot run %s: %s", az, strerror(rc));
     }
-    rb_buf so = {0}, se = {0};
+    rb_azbuf so = {0}, se = {0};
     int64_t end = rb_now_ms() + CLI_TIMEOUT_MS;
     struct pollfd pf[2] = {{.fd = out[0], .events = POLLIN}, {.fd = errp[0], .events = POLLIN}};
     int open_fds = 2, timed_out = 0;
@@ -115,9 +115,9 @@ rb_status rb_cli_get_token(const char *az, const char *resource, const char *ten
                 open_fds--;
                 continue;
             }
-            rb_buf *b = i == 0 ? &so : &se;
+            rb_azbuf *b = i == 0 ? &so : &se;
             if (b->len < CLI_MAX_OUTPUT)
-                rb_buf_append(b, buf, (size_t)got);
+                rb_azbuf_append(b, buf, (size_t)got);
         }
     }
     for (int i = 0; i < 2; i++)
@@ -168,7 +168,7 @@ rb_status rb_cli_get_token(const char *az, const char *resource, const char *ten
     }
     if (so.data)
         memset(so.data, 0, so.len);
-    rb_buf_free(&so);
-    rb_buf_free(&se);
+    rb_azbuf_free(&so);
+    rb_azbuf_free(&se);
     return st;
 }

@@ -267,10 +267,10 @@ static rb_status token_request(rb_cred *c, const char *method, const char *url,
 }
 
 /* Form field: name=escaped(value)&. */
-static void form_add(rb_buf *b, const char *name, const char *value)
+static void form_add(rb_azbuf *b, const char *name, const char *value)
 {
     char *e = rb_url_escape(value);
-    rb_buf_printf(b, "%s%s=%s", b->len ? "&" : "", name, e ? e : "");
+    rb_azbuf_printf(b, "%s%s=%s", b->len ? "&" : "", name, e ? e : "");
     free(e);
 }
 
@@ -278,9 +278,9 @@ static rb_status fetch_entra(rb_cred *c, rb_cred_kind kind, const char *scope, c
                              char **tok, int64_t *exp, rb_az_err *err)
 {
     const char *t = tenant && *tenant ? tenant : c->tenant_id;
-    rb_buf url = {0};
-    rb_buf_printf(&url, "%s/%s/oauth2/v2.0/token", c->authority, t);
-    rb_buf body = {0};
+    rb_azbuf url = {0};
+    rb_azbuf_printf(&url, "%s/%s/oauth2/v2.0/token", c->authority, t);
+    rb_azbuf body = {0};
     form_add(&body, "grant_type", "client_credentials");
     form_add(&body, "client_id", c->client_id);
     form_add(&body, "scope", scope);
@@ -318,8 +318,8 @@ static rb_status fetch_entra(rb_cred *c, rb_cred_kind kind, const char *scope, c
     free(assertion);
     if (body.data)
         memset(body.data, 0, body.len);
-    rb_buf_free(&body);
-    rb_buf_free(&url);
+    rb_azbuf_free(&body);
+    rb_azbuf_free(&url);
     return st;
 }
 
@@ -343,20 +343,20 @@ static rb_status fetch_managed(rb_cred *c, const char *scope, int probing, char 
     free(resource);
     if (!res_e)
         return rb_az_fail(err, RB_ENOMEM, "out of memory");
-    rb_buf url = {0};
+    rb_azbuf url = {0};
     rb_strv hdrs = {0};
     if (c->identity_endpoint) {
-        rb_buf_printf(&url, "%s%sapi-version=2019-08-01&resource=%s", c->identity_endpoint,
+        rb_azbuf_printf(&url, "%s%sapi-version=2019-08-01&resource=%s", c->identity_endpoint,
                       strchr(c->identity_endpoint, '?') ? "&" : "?", res_e);
         rb_strv_addf(&hdrs, "X-IDENTITY-HEADER: %s", c->identity_header ? c->identity_header : "");
     } else {
-        rb_buf_printf(&url, "%s%sapi-version=2018-02-01&resource=%s", c->cloud->imds_endpoint,
+        rb_azbuf_printf(&url, "%s%sapi-version=2018-02-01&resource=%s", c->cloud->imds_endpoint,
                       strchr(c->cloud->imds_endpoint, '?') ? "&" : "?", res_e);
         rb_strv_add(&hdrs, "Metadata: true");
     }
     if (c->client_id) {
         char *cid = rb_url_escape(c->client_id);
-        rb_buf_printf(&url, "&client_id=%s", cid ? cid : "");
+        rb_azbuf_printf(&url, "&client_id=%s", cid ? cid : "");
         free(cid);
     }
     free(res_e);
@@ -364,7 +364,7 @@ static rb_status fetch_managed(rb_cred *c, const char *scope, int probing, char 
     rb_status st = token_request(c, "GET", url.data, (const char *const *)hdrs.v, NULL,
                                  probing ? c->probe_timeout_ms : 30000, probing ? 1 : 5,
                                  "managed identity", tok, exp, err);
-    rb_buf_free(&url);
+    rb_azbuf_free(&url);
     rb_strv_free(&hdrs);
     return st;
 }
@@ -427,10 +427,10 @@ static int az_on_path(const rb_cred *c)
     char *p = strdup(path), *save = NULL;
     int found = 0;
     for (char *d = p ? strtok_r(p, ":", &save) : NULL; d && !found; d = strtok_r(NULL, ":", &save)) {
-        rb_buf b = {0};
-        rb_buf_printf(&b, "%s/az", d);
+        rb_azbuf b = {0};
+        rb_azbuf_printf(&b, "%s/az", d);
         found = b.data && access(b.data, X_OK) == 0;
-        rb_buf_free(&b);
+        rb_azbuf_free(&b);
     }
     free(p);
     return found;
@@ -455,7 +455,7 @@ static rb_status fetch_chain(rb_cred *c, const char *scope, const char *tenant, 
     order[n++] = RB_CRED_MANAGED_IDENTITY;
     if (az_on_path(c))
         order[n++] = RB_CRED_AZURE_CLI;
-    rb_buf why = {0};
+    rb_azbuf why = {0};
     for (int i = 0; i < n; i++) {
         rb_az_err e;
         rb_az_err_clear(&e);
@@ -464,21 +464,21 @@ static rb_status fetch_chain(rb_cred *c, const char *scope, const char *tenant, 
             pthread_mutex_lock(&c->lock);
             c->chosen = order[i];
             pthread_mutex_unlock(&c->lock);
-            rb_buf_free(&why);
+            rb_azbuf_free(&why);
             return RB_OK;
         }
         int unavailable = order[i] == RB_CRED_MANAGED_IDENTITY || order[i] == RB_CRED_AZURE_CLI;
         if (!unavailable && st == RB_EAUTH) {
             if (err)
                 *err = e;
-            rb_buf_free(&why);
+            rb_azbuf_free(&why);
             return st;
         }
-        rb_buf_printf(&why, "%s%s: %s", why.len ? "; " : "", kind_names[order[i]], e.msg);
+        rb_azbuf_printf(&why, "%s%s: %s", why.len ? "; " : "", kind_names[order[i]], e.msg);
     }
     rb_status st = rb_az_fail(err, RB_EAUTH, "no credential in the default chain worked: %s",
                               why.data ? why.data : "nothing configured");
-    rb_buf_free(&why);
+    rb_azbuf_free(&why);
     return st;
 }
 

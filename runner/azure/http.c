@@ -36,7 +36,7 @@ struct rb_http_call {
     void *user;
     int refs;                   /* engine + optional caller handle */
 
-    rb_buf resp_body;
+    rb_azbuf resp_body;
     rb_strv resp_headers;
     size_t header_bytes;
     const char *limit_error;    /* set when a size limit aborted the transfer */
@@ -87,13 +87,13 @@ void rb_http_trace_close(void)
     pthread_mutex_unlock(&g_trace_lock);
 }
 
-static void trace_text(rb_buf *t, const char *prefix, const char *data, size_t len)
+static void trace_text(rb_azbuf *t, const char *prefix, const char *data, size_t len)
 {
     size_t n = len > TRACE_BODY_MAX ? TRACE_BODY_MAX : len;
     char *r = rb_redact_dup(data, n);
     if (!r)
         return;
-    rb_buf_printf(t, "%s%s%s\n", prefix, r, len > n ? " [...truncated]" : "");
+    rb_azbuf_printf(t, "%s%s%s\n", prefix, r, len > n ? " [...truncated]" : "");
     free(r);
 }
 
@@ -104,24 +104,24 @@ static void trace_call(rb_http_call *c, rb_status st, long status)
         pthread_mutex_unlock(&g_trace_lock);
         return;
     }
-    rb_buf t = {0};
-    rb_buf_printf(&t, ">>> %s %s\n", c->method, c->url);
+    rb_azbuf t = {0};
+    rb_azbuf_printf(&t, ">>> %s %s\n", c->method, c->url);
     for (size_t i = 0; i < c->req_headers.n; i++)
-        rb_buf_printf(&t, "> %s\n", c->req_headers.v[i]);
+        rb_azbuf_printf(&t, "> %s\n", c->req_headers.v[i]);
     if (c->body && c->body_len)
         trace_text(&t, "> body: ", c->body, c->body_len);
     int64_t ms = rb_now_ms() - c->started_ms;
     if (st != RB_OK) {
-        rb_buf_printf(&t, "<<< transport error %s after %lld ms: %s\n", rb_status_name(st),
+        rb_azbuf_printf(&t, "<<< transport error %s after %lld ms: %s\n", rb_status_name(st),
                       (long long)ms, c->limit_error ? c->limit_error : c->errbuf);
     } else {
-        rb_buf_printf(&t, "<<< %ld after %lld ms\n", status, (long long)ms);
+        rb_azbuf_printf(&t, "<<< %ld after %lld ms\n", status, (long long)ms);
         for (size_t i = 0; i < c->resp_headers.n; i++)
-            rb_buf_printf(&t, "< %s\n", c->resp_headers.v[i]);
+            rb_azbuf_printf(&t, "< %s\n", c->resp_headers.v[i]);
         if (c->resp_body.len)
             trace_text(&t, "< body: ", c->resp_body.data, c->resp_body.len);
     }
-    rb_buf_puts(&t, "\n");
+    rb_azbuf_puts(&t, "\n");
     /* Headers went through the builder unredacted: redact the whole record. */
     char *r = t.data ? rb_redact_dup(t.data, t.len) : NULL;
     if (r) {
@@ -129,7 +129,7 @@ static void trace_call(rb_http_call *c, rb_status st, long status)
         fflush(g_trace);
     }
     free(r);
-    rb_buf_free(&t);
+    rb_azbuf_free(&t);
     pthread_mutex_unlock(&g_trace_lock);
 }
 
@@ -189,7 +189,7 @@ static size_t on_body(char *data, size_t size, size_t n, void *user)
         c->limit_error = "response body exceeds the size limit";
         return 0;
     }
-    return rb_buf_append(&c->resp_body, data, len) == RB_OK ? len : 0;
+    return rb_azbuf_append(&c->resp_body, data, len) == RB_OK ? len : 0;
 }
 
 static int on_progress(void *user, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
@@ -209,7 +209,7 @@ static void call_free(rb_http_call *c)
     curl_slist_free_all(c->slist);
     rb_strv_free(&c->req_headers);
     rb_strv_free(&c->resp_headers);
-    rb_buf_free(&c->resp_body);
+    rb_azbuf_free(&c->resp_body);
     free(c->method);
     free(c->url);
     free(c);
@@ -307,7 +307,8 @@ static rb_status call_setup(rb_http_engine *e, rb_http_call *c, const rb_http_re
     curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
     curl_easy_setopt(h, CURLOPT_XFERINFODATA, c);
     curl_easy_setopt(h, CURLOPT_PRIVATE, c);
-    curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
+    /* No Accept-Encoding: bodies arrive as stored. A blob uploaded with
+     * Content-Encoding: gzip must download byte for byte, not inflated. */
 
     const char *m = c->method;
     if (strcmp(m, "HEAD") == 0) {
@@ -393,7 +394,7 @@ static void call_complete(rb_http_call *c, CURLcode rc, int cancelled)
             c->resp_headers.v = NULL;
             c->resp_headers.n = c->resp_headers.cap = 0;
             resp->body_len = c->resp_body.len;
-            resp->body = rb_buf_take(&c->resp_body);
+            resp->body = rb_azbuf_take(&c->resp_body);
             err.http_status = (int)status;
         }
     }

@@ -10,21 +10,22 @@
 #include <rebound/status.h>
 
 #include "az_error.h"
+#include "internal_sk.h" /* Storage Shared Key signing (sharedkey.c) */
 
 /* A growable byte buffer, always NUL-terminated when data != NULL. */
-typedef struct rb_buf {
+typedef struct rb_azbuf {
     char *data;
     size_t len;
     size_t cap;
-} rb_buf;
+} rb_azbuf;
 
-rb_status rb_buf_append(rb_buf *b, const void *data, size_t len);
-rb_status rb_buf_puts(rb_buf *b, const char *s);
-rb_status rb_buf_printf(rb_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void rb_buf_free(rb_buf *b);
+rb_status rb_azbuf_append(rb_azbuf *b, const void *data, size_t len);
+rb_status rb_azbuf_puts(rb_azbuf *b, const char *s);
+rb_status rb_azbuf_printf(rb_azbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void rb_azbuf_free(rb_azbuf *b);
 /* Hands the data over (caller frees) and resets the buffer. Never NULL
  * unless out of memory: an empty buffer yields "". */
-char *rb_buf_take(rb_buf *b);
+char *rb_azbuf_take(rb_azbuf *b);
 
 /* A NULL-terminated, growable array of owned strings (header lines). */
 typedef struct rb_strv {
@@ -63,10 +64,10 @@ const char *rb_header_value(const char *line, const char *name);
 /* Reads a whole (small) file; caller frees. Fails above max bytes. */
 rb_status rb_read_file(const char *path, size_t max, char **out, size_t *out_len, rb_az_err *err);
 
+/* Initialises libxml2 once per process (its first use must not race). */
+void rb_xml_once(void);
+
 /* Random bytes from OpenSSL. */
 rb_status rb_random_bytes(void *buf, size_t len);
 
 #endif
-
-/* ---- Storage Shared Key (sharedkey.c) ------------------------------------ */
-#include "internal_sk.h"

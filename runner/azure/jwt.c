@@ -69,7 +69,7 @@ rb_status rb_jwt_client_assertion(const char *cert_path, const char *client_id,
     unsigned int tlen = 0;
     char *x5t = NULL, *hdr = NULL, *pay = NULL, *sig64 = NULL;
     unsigned char *sig = NULL;
-    rb_buf signing = {0};
+    rb_azbuf signing = {0};
     EVP_MD_CTX *md = NULL;
     if (dlen <= 0 || !EVP_Digest(der, (size_t)dlen, thumb, &tlen, EVP_sha256(), NULL)) {
         st = rb_az_fail(err, RB_EAUTH, "cannot hash client certificate %s", cert_path);
@@ -104,7 +104,7 @@ rb_status rb_jwt_client_assertion(const char *cert_path, const char *client_id,
         st = rb_az_fail(err, RB_ENOMEM, "out of memory");
         goto done;
     }
-    rb_buf_printf(&signing, "%s.%s", hdr, pay);
+    rb_azbuf_printf(&signing, "%s.%s", hdr, pay);
 
     md = EVP_MD_CTX_new();
     EVP_PKEY_CTX *pctx = NULL;
@@ -119,11 +119,11 @@ rb_status rb_jwt_client_assertion(const char *cert_path, const char *client_id,
         goto done;
     }
     sig64 = rb_b64url_encode(sig, slen);
-    if (!sig64 || rb_buf_printf(&signing, ".%s", sig64) != RB_OK) {
+    if (!sig64 || rb_azbuf_printf(&signing, ".%s", sig64) != RB_OK) {
         st = rb_az_fail(err, RB_ENOMEM, "out of memory");
         goto done;
     }
-    *out = rb_buf_take(&signing);
+    *out = rb_azbuf_take(&signing);
     st = RB_OK;
 done:
     EVP_MD_CTX_free(md);
@@ -135,7 +135,7 @@ done:
     free(pay);
     free(sig);
     free(sig64);
-    rb_buf_free(&signing);
+    rb_azbuf_free(&signing);
     return st;
 }
 
@@ -145,8 +145,8 @@ int64_t rb_jwt_expiry(const char *s)
     const char *b = a ? strchr(a + 1, '.') : NULL;
     if (!a || !b || b - a - 1 <= 0 || b - a - 1 > 16384)
         return -1;
-    rb_buf t = {0};
-    rb_buf_append(&t, a + 1, (size_t)(b - a - 1));
+    rb_azbuf t = {0};
+    rb_azbuf_append(&t, a + 1, (size_t)(b - a - 1));
     if (!t.data)
         return -1;
     for (size_t i = 0; i < t.len; i++) {
@@ -156,7 +156,7 @@ int64_t rb_jwt_expiry(const char *s)
             t.data[i] = '/';
     }
     while (t.len % 4)
-        rb_buf_puts(&t, "=");
+        rb_azbuf_puts(&t, "=");
     unsigned char *raw = NULL;
     size_t rlen = 0;
     int64_t exp = -1;
@@ -168,6 +168,6 @@ int64_t rb_jwt_expiry(const char *s)
         cJSON_Delete(j);
         free(raw);
     }
-    rb_buf_free(&t);
+    rb_azbuf_free(&t);
     return exp;
 }

@@ -182,9 +182,9 @@ static int parse_challenge(const char *hdr, char **scope, char **tenant)
         size_t n = strlen(resource);
         while (n && resource[n - 1] == '/')
             resource[--n] = '\0';
-        rb_buf b = {0};
-        rb_buf_printf(&b, "%s/.default", resource);
-        *scope = rb_buf_take(&b);
+        rb_azbuf b = {0};
+        rb_azbuf_printf(&b, "%s/.default", resource);
+        *scope = rb_azbuf_take(&b);
     }
     if (authz) {
         /* The tenant is the path of the authorization URL. */
@@ -210,6 +210,9 @@ static int parse_challenge(const char *hdr, char **scope, char **tenant)
     return *scope != NULL;
 }
 
+/* Longer asks are clamped: the call's deadline decides anyway. */
+#define MAX_RETRY_AFTER_S (24L * 3600)
+
 long rb_az_retry_after_ms(const rb_http_response *resp)
 {
     const char *v;
@@ -218,17 +221,20 @@ long rb_az_retry_after_ms(const rb_http_response *resp)
         char *end;
         long ms = strtol(v, &end, 10);
         if (end != v && ms >= 0)
-            return ms;
+            return ms < MAX_RETRY_AFTER_S * 1000 ? ms : MAX_RETRY_AFTER_S * 1000;
     }
     if ((v = rb_http_response_header(resp, "Retry-After"))) {
         char *end;
         long s = strtol(v, &end, 10);
         if (end != v && (*end == '\0' || *end == ' ') && s >= 0)
-            return s * 1000;
+            return (s < MAX_RETRY_AFTER_S ? s : MAX_RETRY_AFTER_S) * 1000;
         time_t when = curl_getdate(v, NULL);
         if (when != (time_t)-1) {
-            long d = (long)(when - time(NULL));
-            return d > 0 ? d * 1000 : 0;
+            time_t now = time(NULL);
+            if (when <= now)
+                return 0;
+            long d = when - now < MAX_RETRY_AFTER_S ? (long)(when - now) : MAX_RETRY_AFTER_S;
+            return d * 1000;
         }
     }
     return -1;
@@ -237,6 +243,17 @@ long rb_az_retry_after_ms(const rb_http_response *resp)
 static int retryable_status(long s)
 {
     return s == 408 || s == 429 || s == 500 || s == 502 || s == 503 || s == 504;
+}
+
+static void xml_init(void)
+{
+    xmlInitParser();
+}
+
+void rb_xml_once(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, xml_init);
 }
 
 static char *xml_child_text(xmlNode *n, const char *name)
@@ -267,18 +284,18 @@ rb_status rb_az_http_error(const rb_http_response *resp, const char *method, con
                 code = strdup(c->valuestring);
             /* Verbatim: message plus details as the service sent them. */
             const cJSON *d = cJSON_GetObjectItemCaseSensitive(e, "details");
-            rb_buf mb = {0};
+            rb_azbuf mb = {0};
             if (cJSON_IsString(m))
-                rb_buf_puts(&mb, m->valuestring);
+                rb_azbuf_puts(&mb, m->valuestring);
             if (cJSON_IsArray(d) && cJSON_GetArraySize(d) > 0) {
                 char *dj = cJSON_PrintUnformatted(d);
                 if (dj)
-                    rb_buf_printf(&mb, " details: %s", dj);
+                    rb_azbuf_printf(&mb, " details: %s", dj);
                 free(dj);
             }
             if (mb.len)
-                message = rb_buf_take(&mb);
-            rb_buf_free(&mb);
+                message = rb_azbuf_take(&mb);
+            rb_azbuf_free(&mb);
         } else if (cJSON_IsString(e)) {
             /* OAuth errors: {"error":"invalid_client","error_description":...} */
             code = strdup(e->valuestring);
@@ -288,6 +305,7 @@ rb_status rb_az_http_error(const rb_http_response *resp, const char *method, con
         }
         cJSON_Delete(j);
     } else if (resp->body_len && ct && strstr(ct, "xml")) {
+        rb_xml_once();
         xmlDoc *doc = xmlReadMemory(resp->body, (int)resp->body_len, "error.xml", NULL,
                                     XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
         xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
@@ -479,7 +497,11 @@ rb_status rb_az_send(rb_http_engine *eng, rb_az_auth *auth, const rb_http_reques
             }
             wait = rb_az_retry_after_ms(resp);
             rb_http_response_free(resp);
-        } else if (st != RB_ERETRY || attempt >= pol.max_attempts) {
+        } else if (!(st == RB_ERETRY ||
+                     (st == RB_ETIMEDOUT && rb_now_ms() < deadline - 10)) ||
+                   attempt >= pol.max_attempts) {
+            /* Transport failures and an attempt's own timeout (the call's
+             * deadline not reached) are retried; the rest is final. */
             if (err)
                 *err = e;
             if (st == RB_ETIMEDOUT && rb_now_ms() >= deadline)

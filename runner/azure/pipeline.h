@@ -1,8 +1,8 @@
 /* rebound Azure access layer: the request pipeline every Azure call takes.
  *
  * rb_az_send adds authentication, a client request id and the one retry
- * policy of the runner: 408/429/500/502/503/504 and connection failures are
- * retried with exponential backoff and full jitter, or after exactly the
+ * policy of the runner: 408/429/500/502/503/504, connection failures and an
+ * attempt's own timeout (before the call's deadline) are retried with exponential backoff and full jitter, or after exactly the
  * delay the service asks for (retry-after-ms, x-ms-retry-after-ms,
  * Retry-After in seconds or as an HTTP date), as long as the next attempt
  * can start before the call's deadline. A 401 carrying a Bearer challenge

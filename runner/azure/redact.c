@@ -12,7 +12,7 @@
 #include "internal.h"
 
 #define MASK "***"
-#define MIN_SECRET 6
+#define MIN_SECRET 4
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static char **g_secrets;
@@ -67,7 +67,7 @@ void rb_redact_reset(void)
 /* Pass 1: every registered secret becomes MASK. */
 static char *mask_registered(const char *s, size_t len)
 {
-    rb_buf out = {0};
+    rb_azbuf out = {0};
     pthread_mutex_lock(&g_lock);
     size_t i = 0;
     while (i < len) {
@@ -78,15 +78,15 @@ static char *mask_registered(const char *s, size_t len)
                 hit = n;
         }
         if (hit) {
-            rb_buf_puts(&out, MASK);
+            rb_azbuf_puts(&out, MASK);
             i += hit;
         } else {
-            rb_buf_append(&out, s + i, 1);
+            rb_azbuf_append(&out, s + i, 1);
             i++;
         }
     }
     pthread_mutex_unlock(&g_lock);
-    return rb_buf_take(&out);
+    return rb_azbuf_take(&out);
 }
 
 typedef enum { END_QUERY, END_LINE, END_CONNSTR, END_TOKEN } value_end;
@@ -102,6 +102,7 @@ static const struct pattern k_patterns[] = {
     {"sig=", END_QUERY, 0},
     {"client_secret=", END_QUERY, 0},
     {"client_assertion=", END_QUERY, 0},
+    {"password=", END_QUERY, 0},
     {"accountkey=", END_CONNSTR, 0},
     {"sharedaccesssignature=", END_CONNSTR, 0},
     {"access_token", END_TOKEN, 1},
@@ -110,6 +111,7 @@ static const struct pattern k_patterns[] = {
     {"accesstoken", END_TOKEN, 1},
     {"client_secret", END_TOKEN, 1},
     {"clientsecret", END_TOKEN, 1},
+    {"\"password\"", END_TOKEN, 1},
     {"bearer ", END_TOKEN, 0},
 };
 
@@ -119,7 +121,8 @@ static int is_stop(char c, value_end end)
     case END_LINE:
         return c == '\r' || c == '\n';
     case END_QUERY:
-        return c == '&' || c == '"' || c == '\'' || c == '<' || c == '>' || isspace((unsigned char)c);
+        return c == '&' || c == ';' || c == '"' || c == '\'' || c == '<' || c == '>' ||
+               isspace((unsigned char)c);
     case END_CONNSTR:
         return c == ';' || c == '"' || c == '\'' || isspace((unsigned char)c);
     case END_TOKEN:
@@ -146,7 +149,7 @@ static size_t jwt_len(const char *s, size_t len, size_t i)
 /* Pass 2: known patterns. Returns a new string. */
 static char *mask_patterns(const char *s, size_t len)
 {
-    rb_buf out = {0};
+    rb_azbuf out = {0};
     size_t i = 0;
     while (i < len) {
         const struct pattern *hit = NULL;
@@ -165,11 +168,11 @@ static char *mask_patterns(const char *s, size_t len)
         if (!hit) {
             size_t jwt = jwt_len(s, len, i);
             if (jwt) {
-                rb_buf_puts(&out, MASK);
+                rb_azbuf_puts(&out, MASK);
                 i += jwt;
                 continue;
             }
-            rb_buf_append(&out, s + i, 1);
+            rb_azbuf_append(&out, s + i, 1);
             i++;
             continue;
         }
@@ -188,7 +191,7 @@ static char *mask_patterns(const char *s, size_t len)
                         k++;
                 } else {
                     /* just the word, no value follows */
-                    rb_buf_append(&out, s + i, klen);
+                    rb_azbuf_append(&out, s + i, klen);
                     i = j;
                     continue;
                 }
@@ -205,14 +208,14 @@ static char *mask_patterns(const char *s, size_t len)
                     v++;
                 /* `Bearer authorization="..."` is a challenge, not a token */
                 if (!hit->json_ok && v < len && s[v] == '"' && v > k && s[v - 1] == '=') {
-                    rb_buf_append(&out, s + i, klen);
+                    rb_azbuf_append(&out, s + i, klen);
                     i = j;
                     continue;
                 }
             }
-            rb_buf_append(&out, s + i, k - i);
+            rb_azbuf_append(&out, s + i, k - i);
             if (v > k)
-                rb_buf_puts(&out, MASK);
+                rb_azbuf_puts(&out, MASK);
             i = v;
             continue;
         }
@@ -220,15 +223,15 @@ static char *mask_patterns(const char *s, size_t len)
         if (hit->end == END_LINE)
             while (v < len && s[v] == ' ')
                 v++;
-        rb_buf_append(&out, s + i, v - i);
+        rb_azbuf_append(&out, s + i, v - i);
         size_t e = v;
         while (e < len && !is_stop(s[e], hit->end))
             e++;
         if (e > v)
-            rb_buf_puts(&out, MASK);
+            rb_azbuf_puts(&out, MASK);
         i = e;
     }
-    return rb_buf_take(&out);
+    return rb_azbuf_take(&out);
 }
 
 char *rb_redact_dup(const char *s, size_t len)

@@ -8,6 +8,7 @@
  *   - known patterns are masked even when the value was never registered:
  *     `sig=`, `Authorization:`, `x-ms-copy-source-authorization:`,
  *     `access_token`, `refresh_token`, `client_secret=`, `client_assertion=`,
+ *     `password=` / `"password":`,
  *     `AccountKey=`, `SharedAccessSignature=`, `Bearer <token>`, and any
  *     JWT (`eyJ...` with two dots).
  * The mask is "***". Thread-safe. */
@@ -19,7 +20,7 @@
 #include <rebound/status.h>
 
 /* Registers a secret so that later redactions mask it. The string is copied;
- * strings shorter than 6 characters are ignored (too many false hits).
+ * strings shorter than 4 characters are ignored (too many false hits).
  * Registering the same value twice is harmless. Returns RB_ENOMEM on
  * allocation failure. */
 rb_status rb_redact_register(const char *secret);

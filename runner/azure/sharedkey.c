@@ -45,12 +45,12 @@ static int cmp_str(const void *a, const void *b)
 static char *canon_ms_header(const char *line)
 {
     const char *colon = strchr(line, ':');
-    rb_buf b = {0};
+    rb_azbuf b = {0};
     for (const char *p = line; p < colon; p++) {
         char c = (char)tolower((unsigned char)*p);
-        rb_buf_append(&b, &c, 1);
+        rb_azbuf_append(&b, &c, 1);
     }
-    rb_buf_puts(&b, ":");
+    rb_azbuf_puts(&b, ":");
     const char *v = colon + 1;
     while (*v == ' ' || *v == '\t')
         v++;
@@ -61,11 +61,11 @@ static char *canon_ms_header(const char *line)
             continue;
         }
         if (space)
-            rb_buf_puts(&b, " ");
+            rb_azbuf_puts(&b, " ");
         space = 0;
-        rb_buf_append(&b, v, 1);
+        rb_azbuf_append(&b, v, 1);
     }
-    return rb_buf_take(&b);
+    return rb_azbuf_take(&b);
 }
 
 rb_status rb_sharedkey_string_to_sign(const char *account, const char *method, const char *url,
@@ -73,12 +73,12 @@ rb_status rb_sharedkey_string_to_sign(const char *account, const char *method, c
                                       rb_az_err *err)
 {
     *out = NULL;
-    rb_buf s = {0};
+    rb_azbuf s = {0};
     char clen[32] = "";
     if (body_len)
         snprintf(clen, sizeof clen, "%zu", body_len);
     /* With x-ms-date present the Date line stays empty. */
-    rb_buf_printf(&s, "%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n", method,
+    rb_azbuf_printf(&s, "%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s\n", method,
                   find_header(headers, "Content-Encoding"), find_header(headers, "Content-Language"),
                   clen, find_header(headers, "Content-MD5"), find_header(headers, "Content-Type"),
                   "", find_header(headers, "If-Modified-Since"), find_header(headers, "If-Match"),
@@ -97,7 +97,7 @@ rb_status rb_sharedkey_string_to_sign(const char *account, const char *method, c
     if (ms.n)
         qsort(ms.v, ms.n, sizeof *ms.v, cmp_str);
     for (size_t i = 0; i < ms.n; i++)
-        rb_buf_printf(&s, "%s\n", ms.v[i]);
+        rb_azbuf_printf(&s, "%s\n", ms.v[i]);
     rb_strv_free(&ms);
 
     /* Canonicalized resource: /account/path, then sorted query parameters
@@ -107,11 +107,11 @@ rb_status rb_sharedkey_string_to_sign(const char *account, const char *method, c
     if (!u || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
         curl_url_get(u, CURLUPART_PATH, &path, 0) != CURLUE_OK) {
         curl_url_cleanup(u);
-        rb_buf_free(&s);
+        rb_azbuf_free(&s);
         return rb_az_fail(err, RB_EINVAL, "cannot parse URL for signing");
     }
     curl_url_get(u, CURLUPART_QUERY, &query, 0);
-    rb_buf_printf(&s, "/%s%s", account, path);
+    rb_azbuf_printf(&s, "/%s%s", account, path);
     rb_strv params = {0};
     if (query) {
         char *q = strdup(query);
@@ -140,9 +140,9 @@ rb_status rb_sharedkey_string_to_sign(const char *account, const char *method, c
         size_t nlen = (size_t)(colon - params.v[i]);
         if (i > 0 && strncmp(params.v[i - 1], params.v[i], nlen) == 0 &&
             params.v[i - 1][nlen] == ':')
-            rb_buf_printf(&s, ",%s", colon + 1);
+            rb_azbuf_printf(&s, ",%s", colon + 1);
         else
-            rb_buf_printf(&s, "\n%s", params.v[i]);
+            rb_azbuf_printf(&s, "\n%s", params.v[i]);
     }
     rb_strv_free(&params);
     curl_free(path);
@@ -150,7 +150,7 @@ rb_status rb_sharedkey_string_to_sign(const char *account, const char *method, c
     curl_url_cleanup(u);
     if (!s.data)
         return rb_az_fail(err, RB_ENOMEM, "out of memory");
-    *out = rb_buf_take(&s);
+    *out = rb_azbuf_take(&s);
     return RB_OK;
 }
 

@@ -18,7 +18,7 @@
 
 #include "redact.h"
 
-static rb_status buf_reserve(rb_buf *b, size_t extra)
+static rb_status buf_reserve(rb_azbuf *b, size_t extra)
 {
     if (b->len + extra + 1 <= b->cap)
         return RB_OK;
@@ -33,7 +33,7 @@ static rb_status buf_reserve(rb_buf *b, size_t extra)
     return RB_OK;
 }
 
-rb_status rb_buf_append(rb_buf *b, const void *data, size_t len)
+rb_status rb_azbuf_append(rb_azbuf *b, const void *data, size_t len)
 {
     if (buf_reserve(b, len) != RB_OK)
         return RB_ENOMEM;
@@ -44,12 +44,12 @@ rb_status rb_buf_append(rb_buf *b, const void *data, size_t len)
     return RB_OK;
 }
 
-rb_status rb_buf_puts(rb_buf *b, const char *s)
+rb_status rb_azbuf_puts(rb_azbuf *b, const char *s)
 {
-    return rb_buf_append(b, s, strlen(s));
+    return rb_azbuf_append(b, s, strlen(s));
 }
 
-rb_status rb_buf_printf(rb_buf *b, const char *fmt, ...)
+rb_status rb_azbuf_printf(rb_azbuf *b, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -66,14 +66,14 @@ rb_status rb_buf_printf(rb_buf *b, const char *fmt, ...)
     return RB_OK;
 }
 
-void rb_buf_free(rb_buf *b)
+void rb_azbuf_free(rb_azbuf *b)
 {
     free(b->data);
     b->data = NULL;
     b->len = b->cap = 0;
 }
 
-char *rb_buf_take(rb_buf *b)
+char *rb_azbuf_take(rb_azbuf *b)
 {
     char *d = b->data;
     if (!d)
@@ -251,7 +251,7 @@ rb_status rb_read_file(const char *path, size_t max, char **out, size_t *out_len
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return rb_az_fail(err, RB_EIO, "cannot open %s: %s", path, strerror(errno));
-    rb_buf b = {0};
+    rb_azbuf b = {0};
     char tmp[4096];
     for (;;) {
         ssize_t r = read(fd, tmp, sizeof tmp);
@@ -260,26 +260,26 @@ rb_status rb_read_file(const char *path, size_t max, char **out, size_t *out_len
                 continue;
             int e = errno;
             close(fd);
-            rb_buf_free(&b);
+            rb_azbuf_free(&b);
             return rb_az_fail(err, RB_EIO, "cannot read %s: %s", path, strerror(e));
         }
         if (r == 0)
             break;
         if (b.len + (size_t)r > max) {
             close(fd);
-            rb_buf_free(&b);
+            rb_azbuf_free(&b);
             return rb_az_fail(err, RB_EINVAL, "%s is larger than %zu bytes", path, max);
         }
-        if (rb_buf_append(&b, tmp, (size_t)r) != RB_OK) {
+        if (rb_azbuf_append(&b, tmp, (size_t)r) != RB_OK) {
             close(fd);
-            rb_buf_free(&b);
+            rb_azbuf_free(&b);
             return rb_az_fail(err, RB_ENOMEM, "out of memory reading %s", path);
         }
     }
     close(fd);
     if (out_len)
         *out_len = b.len;
-    *out = rb_buf_take(&b);
+    *out = rb_azbuf_take(&b);
     return *out ? RB_OK : RB_ENOMEM;
 }
 

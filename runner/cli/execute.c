@@ -284,8 +284,9 @@ static int execute(rb_cli *cli, rb_session *s, exec_args *a)
     install_signals();
     rb_event_run(events, &run, a->replay ? "resumed" : "started");
     if (!cli->quiet)
-        fprintf(stderr, "rebound %s: %s (%zu steps, %d layers)%s%s\n", run.mode, s->pb->name,
-                run.n_steps, run.n_layers, run.run_dir ? ", run directory " : "",
+        fprintf(stderr, "rebound %s: %s (%zu step%s, %d layer%s)%s%s\n", run.mode, s->pb->name,
+                run.n_steps, run.n_steps == 1 ? "" : "s", run.n_layers,
+                run.n_layers == 1 ? "" : "s", run.run_dir ? ", run directory " : "",
                 run.run_dir ? run.run_dir : "");
 
     rb_sched_opts o = {

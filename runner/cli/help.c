@@ -90,7 +90,8 @@ int rb_help_command(const char *command)
                "  -c, --config FILE        config file\n"
                "  -j, --parallel N         steps to run at once\n"
                "      --events FILE        append JSON lines per state change\n"
-               "      --plugin-dir DIR     also load plugins from DIR\n"
+               "      --plugin-dir DIR     load plugins from DIR instead of the directories\n"
+               "                           the run recorded (repeatable)\n"
                "      --confirm            allow destructive actions\n"
                "      --force              resume even if the playbook file changed\n"
                "      --max-lua-memory MB / --max-lua-instructions N  as for run\n"
@@ -103,7 +104,8 @@ int rb_help_command(const char *command)
                "Options:\n"
                "  -c, --config FILE        config file\n"
                "  -p, --playbook FILE      the playbook\n"
-               "      --plugin-dir DIR     also load plugins from DIR\n"
+               "      --plugin-dir DIR     load plugins from DIR (repeatable; replaces the\n"
+               "                           default plugin directory)\n"
                "  -v, --verbose            print the effective config (secrets masked)\n"
                "  -h, --help\n");
     } else if (strcmp(command, "plugins") == 0) {
@@ -114,7 +116,8 @@ int rb_help_command(const char *command)
                "parameters, outputs and effects.\n\n"
                "Options:\n"
                "  -c, --config FILE        config file (plugins.paths)\n"
-               "      --plugin-dir DIR     also load plugins from DIR\n"
+               "      --plugin-dir DIR     load plugins from DIR (repeatable; replaces the\n"
+               "                           default plugin directory)\n"
                "      --output text|json\n"
                "  -h, --help\n");
     } else if (strcmp(command, "version") == 0) {

@@ -13,8 +13,9 @@ void rb_log(rb_log_level level, const char *fmt, ...) RB_FMT(2, 3);
 void rb_vlog(rb_log_level level, const char *fmt, va_list ap) RB_FMT(2, 0);
 
 /* Secrets registered here are masked in every log line, journal record,
- * event, report and error message the runner writes. Values shorter than 4
- * characters are ignored (they would mask ordinary text). Thread-safe. */
+ * event, report and error message the runner writes (through the one
+ * redactor, runner/azure/redact.h). Values shorter than 6 characters are
+ * ignored (they would mask ordinary text). Thread-safe. */
 void rb_secret_register(const char *secret);
 /* Returns a malloc'd copy of s with registered secrets and known secret
  * patterns (Authorization headers, sig=, client_secret=, access_token...)

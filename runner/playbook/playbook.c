@@ -26,13 +26,16 @@ static const char step_wrapper[] =
 /* ctx.params, ctx.estate, ctx.target... are shared by every step, so they
  * are built once and frozen: a step cannot change what another one sees. */
 static const char freeze_source[] =
+    "local rawnext = next\n"
+    "local originals = setmetatable({}, { __mode = 'k' })\n"
     "local function freeze(t, seen)\n"
     "  if type(t) ~= 'table' then return t end\n"
     "  if seen[t] then return seen[t] end\n"
     "  local proxy = {}\n"
     "  seen[t] = proxy\n"
-    "  for k, v in next, t do t[k] = freeze(v, seen) end\n"
-    "  local function iter(_, k) return next(t, k) end\n"
+    "  originals[proxy] = t\n"
+    "  for k, v in rawnext, t do t[k] = freeze(v, seen) end\n"
+    "  local function iter(_, k) return rawnext(t, k) end\n"
     "  return setmetatable(proxy, {\n"
     "    __index = t,\n"
     "    __newindex = function(_, k) error('ctx values are read-only (tried to set ' .. tostring(k) .. ')', 2) end,\n"
@@ -42,6 +45,8 @@ static const char freeze_source[] =
     "    __rebound_frozen = t,\n"
     "  })\n"
     "end\n"
+    "-- next() on a read-only proxy walks what it stands for\n"
+    "next = function(t, k) return rawnext(originals[t] or t, k) end\n"
     "return function(t) return freeze(t, {}) end\n";
 
 static int traceback_handler(lua_State *L)
@@ -374,8 +379,10 @@ int rb_step_thread_resume(rb_playbook *pb, lua_State *co, rb_value **out, char *
         lua_pop(co, nres);
         if (ours)
             return LUA_YIELD;
-        *err = rb_xstrdup("a step yielded (coroutine.yield) outside a coroutine of its own; "
-                          "steps may only wait on plugin calls");
+        const rb_step *st = pb->current_step;
+        *err = rb_xasprintf("%s:%d: step \"%s\" yielded (coroutine.yield) outside a coroutine "
+                            "of its own; steps may only wait on plugin calls",
+                            st ? st->file : pb->path, st ? st->line : 0, st ? st->name : "?");
         return LUA_ERRRUN;
     }
     if (rc != LUA_OK) {
@@ -383,8 +390,7 @@ int rb_step_thread_resume(rb_playbook *pb, lua_State *co, rb_value **out, char *
         if (env->limit_hit == RB_LIMIT_MEMORY) {
             /* No traceback (no memory for one): name the step instead. */
             const rb_step *st = pb->current_step;
-            *err = st ? rb_xasprintf("%s:%d: step \"%s\": %s", st->file, st->line, st->name, msg)
-                      : rb_xstrdup(msg);
+            *err = st ? rb_xasprintf("%s:%d: %s", st->file, st->line, msg) : rb_xstrdup(msg);
             free(msg);
         } else {
             luaL_traceback(pb->L, co, msg, 0);

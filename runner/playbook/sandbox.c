@@ -12,6 +12,8 @@
 #include "core/log.h"
 #include "core/util.h"
 
+static void count_hook(lua_State *L, lua_Debug *ar);
+
 /* The hook fires every HOOK_INTERVAL VM instructions. */
 #define HOOK_INTERVAL 10000
 
@@ -39,43 +41,48 @@ rb_lua_env *rb_lua_env_of(lua_State *L)
     return *(rb_lua_env **)lua_getextraspace(L);
 }
 
+/* Raises msg at the running Lua code's position and, from then on, at
+ * every instruction, so a pcall() that catches it cannot keep the playbook
+ * going. */
+static void raise_sticky(lua_State *L, lua_Debug *ar, const char *msg)
+{
+    lua_sethook(L, count_hook, LUA_MASKCOUNT, 1);
+    char where[300] = "";
+    if (lua_getinfo(L, "Sl", ar) && ar->currentline > 0)
+        snprintf(where, sizeof where, "%s:%d: ", ar->short_src, ar->currentline);
+    lua_pushfstring(L, "%s%s", where, msg);
+    lua_error(L);
+}
+
 static void count_hook(lua_State *L, lua_Debug *ar)
 {
     rb_lua_env *env = rb_lua_env_of(L);
     env->count += HOOK_INTERVAL;
+    char msg[200];
+    if (env->limit_hit == RB_LIMIT_MEMORY) {
+        /* The allocator refused; if a pcall swallowed that, stop here. */
+        snprintf(msg, sizeof msg, "playbook exceeded its memory limit (%zu MiB)",
+                 env->max_memory / (1024 * 1024));
+        raise_sticky(L, ar, msg);
+    }
     if (env->deadline > 0 && (env->timed_out || rb_mono_s() > env->deadline)) {
-        /* A step's timeout also bounds its own Lua code; like the limits
-         * below, keep raising so pcall cannot swallow it. */
-        if (!env->timed_out)
-            lua_sethook(L, count_hook, LUA_MASKCOUNT, 1);
+        /* A step's timeout also bounds its own Lua code. */
         env->timed_out = 1;
-        char msg[128];
         snprintf(msg, sizeof msg, "timed out after %gs (in the step's Lua code)", env->timeout_s);
-        lua_pushstring(L, msg);
-        lua_error(L);
+        raise_sticky(L, ar, msg);
     }
     if (env->max_instructions > 0 && env->count > env->max_instructions) {
-        /* From now on raise at every instruction, so a pcall() that
-         * catches the error cannot keep the playbook running. */
-        if (env->limit_hit != RB_LIMIT_INSTRUCTIONS)
-            lua_sethook(L, count_hook, LUA_MASKCOUNT, 1);
         env->limit_hit = RB_LIMIT_INSTRUCTIONS;
-        /* The hook's own frame has no position: take the running function's. */
-        char where[300] = "";
-        if (lua_getinfo(L, "Sl", ar) && ar->currentline > 0)
-            snprintf(where, sizeof where, "%s:%d: ", ar->short_src, ar->currentline);
-        char msg[512];
-        snprintf(msg, sizeof msg, "%splaybook exceeded its instruction limit (%lld instructions "
-                 "in one go; an endless loop?)", where, env->max_instructions);
-        lua_pushstring(L, msg);
-        lua_error(L);
+        snprintf(msg, sizeof msg, "playbook exceeded its instruction limit (%lld instructions "
+                 "in one go; an endless loop?)", env->max_instructions);
+        raise_sticky(L, ar, msg);
     }
 }
 
 void rb_lua_env_enter(rb_lua_env *env)
 {
     env->count = 0;
-    if (env->limit_hit == RB_LIMIT_INSTRUCTIONS && env->main)
+    if (env->main)
         lua_sethook(env->main, count_hook, LUA_MASKCOUNT, HOOK_INTERVAL);
 }
 

@@ -32,6 +32,7 @@ struct rb_ctx {
     char *error;                 /* set_error; malloc'd, freed by rb_ctx_clear */
     rb_save_op_fn save_op;
     void *save_op_data;
+    struct rb_azure_session *azure; /* the run's Azure access, or NULL */
 };
 
 /* Initialises a ctx (all fields zero/NULL, settings an empty map). */
@@ -40,6 +41,16 @@ void rb_ctx_init(rb_ctx *ctx);
 void rb_ctx_clear(rb_ctx *ctx);
 /* Non-zero when the call should stop. */
 int rb_ctx_cancelled(const rb_ctx *ctx);
+
+/* The Azure routines of the host table (host_azure.c). */
+rb_status rb_host_arm_call(rb_ctx *ctx, const char *method, const char *path,
+                           const char *api_version, const rb_value *body, rb_value **response,
+                           int *http_status);
+rb_status rb_host_arm_list(rb_ctx *ctx, const char *path, const char *api_version,
+                           size_t max_items, rb_value **items);
+rb_status rb_host_vault_call(rb_ctx *ctx, const char *vault, const char *method, const char *path,
+                             const char *api_version, const rb_value *body, rb_value **response,
+                             int *http_status);
 
 /* The host table handed to every plugin. Static; never NULL. */
 const rb_host_api *rb_host_api_get(void);

@@ -222,6 +222,9 @@ static const rb_host_api host_api = {
     .mode = host_mode,
     .settings = host_settings,
     .run_dir = host_run_dir,
+    .arm_call = rb_host_arm_call,
+    .arm_list = rb_host_arm_list,
+    .vault_call = rb_host_vault_call,
 };
 
 const rb_host_api *rb_host_api_get(void) { return &host_api; }

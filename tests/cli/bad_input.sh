@@ -28,6 +28,12 @@ expect 0 'refused' "$REBOUND" plan "${B[@]}" "$F/ok.lua"
 expect 2 'instructions\.lua:3: playbook exceeded its instruction limit' "$REBOUND" plan "${TK[@]}" --max-lua-instructions 1000000 "$F/instructions.lua"
 expect 2 'playbook error: step "spin": .*instruction limit' "$REBOUND" run --run-dir r-spin "${TK[@]}" --max-lua-instructions 1000000 "$F/instructions_step.lua"
 expect 2 'playbook exceeded its memory limit \(16 MiB\)' "$REBOUND" plan "${TK[@]}" --max-lua-memory 16 "$F/memory.lua"
+expect 2 'memory_pcall\.lua:[0-9]+: playbook exceeded its memory limit' "$REBOUND" run --run-dir r-mem "${TK[@]}" --max-lua-memory 16 "$F/memory_pcall.lua"
+
+# The shared ctx is frozen but fully readable, and converts to its values.
+expect 0 'succeeded' "$REBOUND" run --run-dir r-frozen "${TK[@]}" -P a=x -P b=2 "$F/frozen_ctx.lua"
+check "frozen ctx: pairs, next, copy out, write refused" \
+  jq -e '.steps[0].outputs | .keys == ["a","b"] and .first and .copy == {"a":"x","b":2} and .write_refused and (.message | test("read-only"))' r-frozen/report.json
 
 # Sandbox escapes are refused at the line that tries them.
 expect 2 "escape_io\.lua:2: attempt to index a nil value \(global 'io'\)" "$REBOUND" plan "${TK[@]}" "$F/escape_io.lua"

@@ -946,7 +946,7 @@ static void test_step_limits(void **state)
     rbv_free(out);
 
     assert_int_not_equal(run_step(pb, "hog", &out, &err), LUA_OK);
-    assert_contains(err, "bodies.lua:4: step \"hog\": playbook exceeded its memory limit (16 MiB)");
+    assert_contains(err, "bodies.lua:4: playbook exceeded its memory limit (16 MiB)");
     assert_int_not_equal(rb_playbook_limit_hit(pb), 0);
     free(err);
     lua_gc(pb->L, LUA_GCCOLLECT);

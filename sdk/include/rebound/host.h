@@ -110,6 +110,38 @@ struct rb_host_api {
     const rb_value *(*settings)(rb_ctx *ctx);
     /* The directory of this run, for scratch files. */
     const char *(*run_dir)(rb_ctx *ctx);
+
+    /* --- Azure (ABI 1.1) ------------------------------------------------- */
+    /* The host does authentication, retries with backoff (429/5xx and
+     * resets, honouring Retry-After), throttling, long-running operations,
+     * redaction and tracing. On failure these set the step error to Azure's
+     * own {code, message} and return the mapped status (RB_ENOTFOUND for
+     * 404, RB_EDENIED for 403 and locks, RB_ECONFLICT for 409, RB_ERETRY when
+     * retries ran out, RB_EAUTH, RB_ECANCELED...). Check RB_HOST_HAS first.
+     *
+     * A request to Azure Resource Manager. path is a resource path
+     * ("/subscriptions/<id>/resourceGroups/<rg>/providers/...") or an
+     * absolute URL on the ARM endpoint; api_version is added as a query
+     * parameter (NULL: the path carries its own). body may be NULL. For
+     * PUT/PATCH/POST/DELETE a long-running operation (201/202 with
+     * Azure-AsyncOperation or Location) is saved with save_operation() and
+     * waited for; when operation_id() returns an operation saved by an
+     * interrupted attempt, the host re-attaches to it instead of sending the
+     * request again. On RB_OK *response (may be NULL) is a new value: the
+     * JSON body or final resource (NULL when empty), and *http_status (may
+     * be NULL) the HTTP status (200 for a completed operation). */
+    rb_status (*arm_call)(rb_ctx *ctx, const char *method, const char *path,
+                          const char *api_version, const rb_value *body, rb_value **response,
+                          int *http_status);
+    /* GETs a collection across nextLink pages: *items is a new list of the
+     * elements of every page's "value" (at most max_items; 0 = no limit). */
+    rb_status (*arm_list)(rb_ctx *ctx, const char *path, const char *api_version,
+                          size_t max_items, rb_value **items);
+    /* A request to a Key Vault's data plane, https://<vault>.<keyvault
+     * suffix><path>, answering the vault's 401 challenge for a token. */
+    rb_status (*vault_call)(rb_ctx *ctx, const char *vault, const char *method, const char *path,
+                            const char *api_version, const rb_value *body, rb_value **response,
+                            int *http_status);
 };
 
 /* Non-zero when the host table is large enough to contain `field`. */

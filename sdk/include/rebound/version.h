@@ -4,11 +4,14 @@
  * meaning, which we promise never to do casually: the host refuses plugins
  * built for another major. The minor grows whenever fields are appended to
  * rb_host_api or rb_plugin; a plugin built against minor N runs in any host
- * with minor >= N of the same major. */
+ * with minor >= N of the same major.
+ *
+ *   1.0  values, logging, errors, progress, idempotency keys, operations
+ *   1.1  Azure: arm_call, arm_list, vault_call */
 #ifndef REBOUND_VERSION_H
 #define REBOUND_VERSION_H
 
 #define RB_ABI_MAJOR 1
-#define RB_ABI_MINOR 0
+#define RB_ABI_MINOR 1
 
 #endif
