@@ -6,7 +6,7 @@
 REBOUND_APT_PACKAGES=(
   build-essential cmake pkg-config git jq curl
   liblua5.4-dev libyaml-dev libcjson-dev libcurl4-openssl-dev libssl-dev
-  libmicrohttpd-dev libcmocka-dev
+  libmicrohttpd-dev libcmocka-dev libxml2-dev
 )
 
 rb_need_apt() {
