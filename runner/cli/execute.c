@@ -18,6 +18,7 @@
 #include "core/util.h"
 #include "core/values.h"
 #include "engine/history.h"
+#include "plugin/azure_session.h"
 #include "engine/scheduler.h"
 #include "report/report.h"
 
@@ -289,7 +290,9 @@ static int execute(rb_cli *cli, rb_session *s, exec_args *a)
                 run.n_layers == 1 ? "" : "s", run.run_dir ? ", run directory " : "",
                 run.run_dir ? run.run_dir : "");
 
+    rb_azure_session *azure = rb_azure_session_new(s->cfg, cli->trace_http);
     rb_sched_opts o = {
+        .azure = azure,
         .mode = run.mode,
         .parallel = run.parallel,
         .continue_on_failure = cli->keep_going || strcmp(s->cfg->run.failure_policy, "continue") == 0,
@@ -312,6 +315,7 @@ static int execute(rb_cli *cli, rb_session *s, exec_args *a)
     double t_rep = rb_mono_s();
     rb_progress_finish(prog, &run);
     rb_progress_free(prog);
+    rb_azure_session_free(azure);
     rb_event_run(events, &run, rb_run_status_name(run.status));
     if (events)
         fclose(events);

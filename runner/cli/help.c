@@ -39,6 +39,8 @@ static const char run_options[] =
     "      --plugin-dir DIR     load plugins from DIR (repeatable); any plugin\n"
     "                           directory given replaces the built-in one\n"
     "      --continue-on-failure  keep running independent branches after a failure\n"
+    "      --trace-http FILE    record Azure HTTP requests and responses in FILE,\n"
+    "                           secrets masked\n"
     "      --max-lua-memory MB  memory cap for the playbook (default 256)\n"
     "      --max-lua-instructions N  instruction budget per entry into Lua\n"
     "                           (default 200000000)\n"
@@ -94,6 +96,7 @@ int rb_help_command(const char *command)
                "                           the run recorded (repeatable)\n"
                "      --confirm            allow destructive actions\n"
                "      --force              resume even if the playbook file changed\n"
+               "      --trace-http FILE    record Azure HTTP traffic, secrets masked\n"
                "      --max-lua-memory MB / --max-lua-instructions N  as for run\n"
                "      --output text|json   summary format\n"
                "  -q, --quiet / --no-progress / -h, --help\n");

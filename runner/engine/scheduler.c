@@ -369,6 +369,7 @@ static rb_call_outcome hook_call(void *data, const rb_loaded_plugin *p, const rb
     jb->ctx.interrupted = o->interrupted;
     jb->ctx.save_op = save_op;
     jb->ctx.save_op_data = jb;
+    jb->ctx.azure = o->azure;
     if (jb->use_plan) {
         /* Predictions are cheap and side-effect free by contract: answer
          * them here rather than through a worker thread. */
@@ -802,6 +803,10 @@ int rb_sched_run(rb_run *run, const rb_sched_opts *o, char **fatal)
         s->iterations++;
         if (o->interrupted && atomic_load(o->interrupted) && !s->interrupted) {
             s->interrupted = 1;
+            /* Actions waiting on Azure watch their own cancel flag. */
+            for (size_t k = 0; k < n; k++)
+                if (s->rt[k].inflight)
+                    atomic_store(&s->rt[k].inflight->ctx.cancel, 1);
             begin_stop(s, "interrupted");
         }
         double next_retry = retries_due(s);
