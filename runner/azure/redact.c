@@ -146,16 +146,42 @@ static size_t jwt_len(const char *s, size_t len, size_t i)
     return dots >= 2 && j - i >= 16 ? j - i : 0;
 }
 
+/* Characters that can start a pattern or a JWT: every journal record and
+ * log line goes through here, so runs of other characters are copied in
+ * one go instead of trying every pattern at every position. */
+static unsigned char g_first[256];
+static size_t g_keylen[sizeof k_patterns / sizeof k_patterns[0]];
+static pthread_once_t g_first_once = PTHREAD_ONCE_INIT;
+
+static void init_first(void)
+{
+    for (size_t p = 0; p < sizeof k_patterns / sizeof k_patterns[0]; p++) {
+        unsigned char c = (unsigned char)k_patterns[p].key[0];
+        g_first[tolower(c)] = g_first[toupper(c)] = 1;
+        g_keylen[p] = strlen(k_patterns[p].key);
+    }
+    g_first['e'] = 1; /* "eyJ": a JWT */
+}
+
 /* Pass 2: known patterns. Returns a new string. */
 static char *mask_patterns(const char *s, size_t len)
 {
+    pthread_once(&g_first_once, init_first);
     rb_azbuf out = {0};
     size_t i = 0;
     while (i < len) {
+        size_t run = i;
+        while (run < len && !g_first[(unsigned char)s[run]])
+            run++;
+        if (run > i) {
+            rb_azbuf_append(&out, s + i, run - i);
+            i = run;
+            continue;
+        }
         const struct pattern *hit = NULL;
         size_t klen = 0;
         for (size_t p = 0; p < sizeof k_patterns / sizeof k_patterns[0]; p++) {
-            size_t n = strlen(k_patterns[p].key);
+            size_t n = g_keylen[p];
             if (n <= len - i && strncasecmp(s + i, k_patterns[p].key, n) == 0) {
                 /* sig= must start a query parameter, not end a longer word */
                 if (k_patterns[p].end == END_QUERY && i > 0 && isalnum((unsigned char)s[i - 1]))

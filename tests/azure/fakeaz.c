@@ -131,7 +131,8 @@ static unsigned char *b64url_dec(const char *s, size_t n, size_t *out_len)
     while (i % 4)
         t[i++] = '=';
     t[i] = '\0';
-    unsigned char *o = malloc(i);
+    /* +1: callers read the result as a C string (JSON header/payload) */
+    unsigned char *o = malloc(i + 1);
     int len = EVP_DecodeBlock(o, (unsigned char *)t, (int)i);
     size_t pad = 0;
     while (i > 0 && t[i - 1] == '=' && pad < 2) {
@@ -140,6 +141,7 @@ static unsigned char *b64url_dec(const char *s, size_t n, size_t *out_len)
     }
     free(t);
     *out_len = len > 0 ? (size_t)len - pad : 0;
+    o[*out_len] = '\0';
     return o;
 }
 
