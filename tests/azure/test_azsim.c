@@ -590,7 +590,9 @@ static void test_many_lros_one_waiter(void **state)
     print_message("%d LROs of 2 s: started in %lld ms, all done in %lld ms\n", N, started, took);
     assert_int_equal(m.ok, N);
     assert_int_equal(m.failed, 0);
-    assert_true(took < started + 4000);
+    /* Overlap, not speed (speed is bench/run.sh lro's job): waited for one
+     * after another, 100 operations of 2 s would take 200 s. */
+    assert_true(took < started + 60000);
     rb_arm_waiter_free(w);
     for (int i = 0; i < N; i++)
         rb_arm_op_free(ops[i]);
