@@ -15,6 +15,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "--version") == 0)
         argv[1] = "version";
+    if (strcmp(argv[1], "vault") == 0)
+        return rb_cmd_vault(argc - 1, argv + 1);
     rb_cli cli;
     memset(&cli, 0, sizeof cli);
     cli.command = argv[1];

@@ -27,6 +27,19 @@ typedef struct cache_entry {
     int64_t refresh_at;
 } cache_entry;
 
+/* A token fetch in progress. Callers that need the same token meanwhile
+ * wait for it instead of asking the authority too: a run that starts 1,000
+ * Azure steps at once fetches one token, not hundreds. */
+typedef struct flight {
+    struct flight *next;
+    const char *scope;  /* the fetcher's arguments, valid while linked */
+    const char *tenant;
+    int done;
+    int waiters;
+    rb_status st;
+    rb_az_err err;
+} flight;
+
 struct rb_cred {
     rb_cred_kind kind;   /* as configured */
     rb_cred_kind chosen; /* the chain's pick, or kind */
@@ -37,6 +50,8 @@ struct rb_cred {
     long probe_timeout_ms;
     pthread_mutex_t lock;
     cache_entry *cache;
+    flight *flights;
+    pthread_cond_t flight_cv;
     uint64_t fetched, cached;
 };
 
@@ -74,6 +89,7 @@ void rb_cred_free(rb_cred *c)
     free(c->token_file);
     free(c->az_path);
     free(c->authority);
+    pthread_cond_destroy(&c->flight_cv);
     pthread_mutex_destroy(&c->lock);
     free(c);
 }
@@ -128,6 +144,7 @@ rb_status rb_cred_new(rb_cred **out, rb_http_engine *eng, const rb_cloud *cloud,
     if (!c)
         return rb_az_fail(err, RB_ENOMEM, "out of memory");
     pthread_mutex_init(&c->lock, NULL);
+    pthread_cond_init(&c->flight_cv, NULL);
     c->kind = c->chosen = o.kind;
     c->eng = eng;
     c->cloud = cloud;
@@ -482,6 +499,51 @@ static rb_status fetch_chain(rb_cred *c, const char *scope, const char *tenant, 
     return st;
 }
 
+static cache_entry *find_entry(rb_cred *c, const char *scope, const char *tkey)
+{
+    cache_entry *hit = NULL;
+    for (cache_entry *e = c->cache; e; e = e->next)
+        if (strcmp(e->scope, scope) == 0 && strcmp(e->tenant, tkey) == 0)
+            hit = e;
+    return hit;
+}
+
+/* With c->lock held; releases it. */
+static rb_status cached_token(rb_cred *c, cache_entry *hit, char **token, int64_t *expires_on,
+                              rb_az_err *err)
+{
+    *token = strdup(hit->token);
+    if (expires_on)
+        *expires_on = hit->expires_on;
+    c->cached++;
+    pthread_mutex_unlock(&c->lock);
+    return *token ? RB_OK : rb_az_fail(err, RB_ENOMEM, "out of memory");
+}
+
+/* With c->lock held: the fetch of f ended with st; wake its waiters. The
+ * cache is updated before the lock is released, so they find the token. */
+static void flight_land(rb_cred *c, flight *f, rb_status st, const rb_az_err *err)
+{
+    if (!f)
+        return;
+    for (flight **pp = &c->flights; *pp; pp = &(*pp)->next) {
+        if (*pp == f) {
+            *pp = f->next;
+            break;
+        }
+    }
+    f->st = st;
+    if (st != RB_OK && err)
+        f->err = *err;
+    else if (st != RB_OK)
+        rb_az_fail(&f->err, st, "fetching a token failed");
+    f->done = 1;
+    if (f->waiters)
+        pthread_cond_broadcast(&c->flight_cv);
+    else
+        free(f);
+}
+
 rb_status rb_cred_get_token(rb_cred *c, const char *scope, const char *tenant, char **token,
                             int64_t *expires_on, rb_az_err *err)
 {
@@ -492,16 +554,45 @@ rb_status rb_cred_get_token(rb_cred *c, const char *scope, const char *tenant, c
     int64_t now = rb_wall_s();
     pthread_mutex_lock(&c->lock);
     cache_entry *hit = NULL;
-    for (cache_entry *e = c->cache; e; e = e->next)
-        if (strcmp(e->scope, scope) == 0 && strcmp(e->tenant, tkey) == 0)
-            hit = e;
-    if (hit && now < hit->refresh_at) {
-        *token = strdup(hit->token);
-        if (expires_on)
-            *expires_on = hit->expires_on;
-        c->cached++;
-        pthread_mutex_unlock(&c->lock);
-        return *token ? RB_OK : rb_az_fail(err, RB_ENOMEM, "out of memory");
+    flight *f = NULL;
+    for (;;) {
+        hit = find_entry(c, scope, tkey);
+        if (hit && now < hit->refresh_at)
+            return cached_token(c, hit, token, expires_on, err);
+        for (f = c->flights; f; f = f->next)
+            if (strcmp(f->scope, scope) == 0 && strcmp(f->tenant, tkey) == 0)
+                break;
+        if (!f)
+            break;
+        /* Another caller is fetching this token: a cached one that is
+         * still valid serves meanwhile; otherwise wait for the fetch. */
+        if (hit && hit->expires_on > now + 30)
+            return cached_token(c, hit, token, expires_on, err);
+        f->waiters++;
+        while (!f->done)
+            pthread_cond_wait(&c->flight_cv, &c->lock);
+        f->waiters--;
+        rb_status fst = f->st;
+        if (fst != RB_OK && err)
+            *err = f->err;
+        if (f->waiters == 0)
+            free(f);
+        if (fst != RB_OK) {
+            pthread_mutex_unlock(&c->lock);
+            return fst;
+        }
+        now = rb_wall_s();
+        hit = find_entry(c, scope, tkey);
+        if (hit && hit->token && hit->expires_on > now)
+            return cached_token(c, hit, token, expires_on, err);
+        /* gone again (invalidated meanwhile): fetch it ourselves */
+    }
+    f = calloc(1, sizeof *f);
+    if (f) {
+        f->scope = scope;
+        f->tenant = tkey;
+        f->next = c->flights;
+        c->flights = f;
     }
     rb_cred_kind kind = c->chosen;
     pthread_mutex_unlock(&c->lock);
@@ -511,6 +602,7 @@ rb_status rb_cred_get_token(rb_cred *c, const char *scope, const char *tenant, c
     rb_status st = kind == RB_CRED_DEFAULT ? fetch_chain(c, scope, tenant, &tok, &exp, err)
                                            : fetch_kind(c, kind, scope, tenant, 0, &tok, &exp, err);
     pthread_mutex_lock(&c->lock);
+    flight_land(c, f, st, err);
     if (st != RB_OK) {
         /* A refresh failed: a token that is still valid keeps serving. */
         if (hit) {

@@ -1,3 +1,4 @@
+#define _GNU_SOURCE /* memmem */
 /* The one redactor: registered secrets plus the patterns Azure secrets
  * travel in. See redact.h. */
 #include "redact.h"
@@ -64,11 +65,43 @@ void rb_redact_reset(void)
     pthread_mutex_unlock(&g_lock);
 }
 
+/* Whether any registered secret occurs in s. Called with g_lock held. */
+static int has_registered_locked(const char *s, size_t len)
+{
+    for (size_t k = 0; k < g_nsecrets; k++)
+        if (memmem(s, len, g_secrets[k], strlen(g_secrets[k])))
+            return 1;
+    return 0;
+}
+
+/* Whether a pattern could match: every one needs a '=', ':' or ' ' after
+ * its key, or is a JWT ("eyJ"). */
+static int may_have_pattern(const char *s, size_t len)
+{
+    return memchr(s, '=', len) || memchr(s, ':', len) || memchr(s, ' ', len) ||
+           memmem(s, len, "eyJ", 3);
+}
+
+int rb_redact_needed(const char *s, size_t len)
+{
+    if (!s)
+        return 0;
+    pthread_mutex_lock(&g_lock);
+    int hit = has_registered_locked(s, len);
+    pthread_mutex_unlock(&g_lock);
+    return hit || may_have_pattern(s, len);
+}
+
 /* Pass 1: every registered secret becomes MASK. */
 static char *mask_registered(const char *s, size_t len)
 {
     rb_azbuf out = {0};
     pthread_mutex_lock(&g_lock);
+    if (!has_registered_locked(s, len)) {
+        pthread_mutex_unlock(&g_lock);
+        rb_azbuf_append(&out, s, len);
+        return rb_azbuf_take(&out);
+    }
     size_t i = 0;
     while (i < len) {
         size_t hit = 0;
@@ -267,6 +300,11 @@ char *rb_redact_dup(const char *s, size_t len)
     char *a = mask_registered(s, len);
     if (!a)
         return NULL;
+    /* Every pattern needs a '=', ':' or ' ' after its key, or is a JWT
+     * ("eyJ"); most strings (names, ids, states) have none of these and
+     * need no second pass. */
+    if (!may_have_pattern(a, strlen(a)))
+        return a;
     char *b = mask_patterns(a, strlen(a));
     free(a);
     return b;

@@ -33,6 +33,11 @@ void rb_redact_reset(void);
  * of memory. */
 char *rb_redact_dup(const char *s, size_t len);
 
+/* Non-zero when rb_redact_dup might change the len bytes at s (a
+ * registered secret occurs, or a pattern could): callers that redact many
+ * short strings skip the copy for the rest. */
+int rb_redact_needed(const char *s, size_t len);
+
 /* Redacts the NUL-terminated string in buf in place; the result never grows
  * beyond bufsize - 1 characters (it is truncated if the mask is longer than
  * what it hides). */

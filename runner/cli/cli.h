@@ -54,5 +54,7 @@ int rb_cmd_resume(rb_cli *cli);
 int rb_cmd_validate(rb_cli *cli);
 int rb_cmd_plugins(rb_cli *cli);
 int rb_cmd_version(rb_cli *cli);
+/* rebound vault ...: argv after "vault" (its own options; see cmd_vault.c). */
+int rb_cmd_vault(int argc, char **argv);
 
 #endif

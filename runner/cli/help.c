@@ -19,6 +19,7 @@ static const char main_help[] =
     "  resume    finish an interrupted or failed run without repeating side effects\n"
     "  validate  check the config and a playbook without running anything\n"
     "  plugins   list plugins, or show one plugin's actions (plugins info NAME)\n"
+    "  vault     the backup vault: put, list, show, verify, prune, restore\n"
     "  version   print the version and the plugin ABI\n"
     "\n"
     "Run `rebound COMMAND --help` for the options of a command.\n"
@@ -123,6 +124,9 @@ int rb_help_command(const char *command)
                "                           default plugin directory)\n"
                "      --output text|json\n"
                "  -h, --help\n");
+    } else if (strcmp(command, "vault") == 0) {
+        char *argv[] = {"vault", "--help", NULL};
+        return rb_cmd_vault(2, argv);
     } else if (strcmp(command, "version") == 0) {
         printf("Usage: rebound version [--output text|json]\n\nPrints the version and the "
                "plugin ABI (major.minor) this runner implements.\n");

@@ -721,19 +721,17 @@ static void release_held(sched *s)
         begin_stop(s, "the journal failed");
         return;
     }
-    /* Submit in call order (the list is LIFO). */
-    job *rev = NULL;
+    /* Submit in call order (the list is LIFO), all under one lock. */
+    rb_work *first = NULL;
+    int count = 0;
     while (s->held) {
         job *jb = s->held;
         s->held = jb->held_next;
-        jb->held_next = rev;
-        rev = jb;
+        jb->work.next = first;
+        first = &jb->work;
+        count++;
     }
-    for (job *jb = rev; jb;) {
-        job *next = jb->held_next;
-        rb_workers_submit(s->wp, &jb->work);
-        jb = next;
-    }
+    rb_workers_submit_list(s->wp, first, count);
 }
 
 int rb_sched_run(rb_run *run, const rb_sched_opts *o, char **fatal)

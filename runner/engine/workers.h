@@ -17,6 +17,8 @@ rb_workers *rb_workers_new(int threads);
  * call it only when nothing is outstanding. */
 void rb_workers_free(rb_workers *wp);
 void rb_workers_submit(rb_workers *wp, rb_work *w);
+/* Submits count items linked through next, under one lock. */
+void rb_workers_submit_list(rb_workers *wp, rb_work *first, int count);
 /* Waits up to timeout_ms for finished items; returns them as a list (via
  * next), or NULL on timeout. */
 rb_work *rb_workers_wait(rb_workers *wp, int timeout_ms);

@@ -1,0 +1,37 @@
+/* Shared between the vault's own files; not for callers. */
+#ifndef REBOUND_VAULT_INTERNAL_H
+#define REBOUND_VAULT_INTERNAL_H
+
+#include "vault/vault.h"
+
+struct rb_vault {
+    rb_vault_store *store;
+    rb_vault_key *signing, *public_key;
+    size_t block_size;
+    int retention_days;
+    char *unlocked_note;
+};
+
+typedef struct rb_vault_stream_stats {
+    uint64_t bytes, bytes_sent, bytes_reused, blocks, blocks_reused;
+} rb_vault_stream_stats;
+
+/* Streams one source into store_name with per-block and whole SHA-256 in
+ * one pass; fills meta (name left NULL) and adds to stats. An object that
+ * already exists (a resumed set) is compared block by block instead of
+ * written: RB_ECONFLICT when it differs. */
+rb_status rb_vault_stream_object(rb_vault_store *s, const char *store_name,
+                                 const rb_vault_source *src, size_t block_size, int parallel,
+                                 rb_vault_progress_fn progress, void *progress_user,
+                                 rb_vault_object_meta *meta, rb_vault_stream_stats *stats,
+                                 rb_vault_err *err);
+
+/* Reads a whole small object (at most max bytes); *data malloc'd and
+ * NUL-terminated. */
+rb_status rb_vault_read_small(rb_vault_store *s, const char *name, size_t max, char **data,
+                              size_t *len, rb_vault_err *err);
+
+/* The public key verification uses (public key, else the signing key). */
+const rb_vault_key *rb_vault_verify_key(const rb_vault *v);
+
+#endif
