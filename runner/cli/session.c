@@ -25,7 +25,13 @@ static char *exe_relative_plugin_dir(void)
     if (!slash)
         return NULL;
     *slash = '\0';
-    return rb_xasprintf("%s/../lib/rebound/plugins", exe);
+    char *dir = rb_xasprintf("%s/../lib/rebound/plugins", exe);
+    char real[4096];
+    if (realpath(dir, real)) {
+        free(dir);
+        return rb_xstrdup(real);
+    }
+    return dir;
 }
 
 static int is_dir(const char *path)
