@@ -1,0 +1,104 @@
+/* keyvault: Key Vault protection checks and inventory, through the host's
+ * Azure routines (plugin ABI 1.1). Backup, restore, recovery and drill
+ * actions build on these once the backup vault lands (issue 6/7). */
+#include <string.h>
+
+#include "kv.h"
+
+const rb_host_api *kv_host;
+
+/* keyvault.properties: what protects the vault (ARM). */
+static rb_status kv_properties(rb_ctx *ctx, const rb_value *args, rb_value **out)
+{
+    char *id = kv_vault_id(args);
+    rb_value *body = NULL;
+    rb_status st = kv_host->arm_call(ctx, "GET", id, KV_ARM_API, NULL, &body, NULL);
+    kv_host->mem_free(id);
+    if (st != RB_OK)
+        return st;
+    const rb_value *props = kv_host->map_get(body, "properties");
+    const rb_value *acls = kv_host->map_get(props, "networkAcls");
+    rb_value *o = kv_host->value_map();
+    kv_host->map_set(o, "id", kv_host->value_string(kv_host->map_get_string(body, "id", "")));
+    kv_host->map_set(o, "location",
+                     kv_host->value_string(kv_host->map_get_string(body, "location", "")));
+    kv_host->map_set(o, "vault_uri",
+                     kv_host->value_string(kv_host->map_get_string(props, "vaultUri", "")));
+    /* Absent means on: soft delete cannot be turned off on new vaults. */
+    kv_host->map_set(o, "soft_delete",
+                     kv_host->value_bool(kv_host->map_get_bool(props, "enableSoftDelete", 1)));
+    kv_host->map_set(o, "retention_days",
+                     kv_host->value_int(kv_host->map_get_int(props, "softDeleteRetentionInDays", 90)));
+    kv_host->map_set(o, "purge_protection",
+                     kv_host->value_bool(kv_host->map_get_bool(props, "enablePurgeProtection", 0)));
+    kv_host->map_set(o, "rbac",
+                     kv_host->value_bool(kv_host->map_get_bool(props, "enableRbacAuthorization", 0)));
+    kv_host->map_set(o, "public_network_access",
+                     kv_host->value_string(kv_host->map_get_string(props, "publicNetworkAccess",
+                                                                   "Enabled")));
+    kv_host->map_set(o, "network_default_action",
+                     kv_host->value_string(kv_host->map_get_string(acls, "defaultAction", "Allow")));
+    kv_host->value_free(body);
+    *out = o;
+    return RB_OK;
+}
+
+static const rb_field vault_params[] = {
+    {.name = "subscription", .type = RB_TSTRING, .required = 1, .help = "subscription id"},
+    {.name = "resource_group", .type = RB_TSTRING, .required = 1, .help = "resource group"},
+    {.name = "name", .type = RB_TSTRING, .required = 1, .help = "vault name"},
+    {0}};
+static const rb_field inventory_params[] = {
+    {.name = "subscription", .type = RB_TSTRING, .required = 1, .help = "subscription id"},
+    {.name = "resource_group", .type = RB_TSTRING, .required = 1, .help = "resource group"},
+    {.name = "name", .type = RB_TSTRING, .required = 1, .help = "vault name"},
+    {.name = "include_deleted", .type = RB_TBOOL, .default_json = "true",
+     .help = "also list soft-deleted items"},
+    {0}};
+static const rb_field properties_out[] = {
+    {.name = "id", .type = RB_TSTRING, .help = "ARM resource id"},
+    {.name = "location", .type = RB_TSTRING, .help = "region"},
+    {.name = "vault_uri", .type = RB_TSTRING, .help = "data-plane URL"},
+    {.name = "soft_delete", .type = RB_TBOOL, .help = "soft delete is on"},
+    {.name = "retention_days", .type = RB_TINT, .help = "soft-delete retention"},
+    {.name = "purge_protection", .type = RB_TBOOL, .help = "purge protection is on"},
+    {.name = "rbac", .type = RB_TBOOL, .help = "Azure RBAC authorization"},
+    {.name = "public_network_access", .type = RB_TSTRING, .help = "Enabled or Disabled"},
+    {.name = "network_default_action", .type = RB_TSTRING, .help = "Allow or Deny"},
+    {0}};
+static const rb_field inventory_out[] = {
+    {.name = "vault", .type = RB_TSTRING, .help = "vault name"},
+    {.name = "secrets", .type = RB_TLIST, .help = "name, enabled, tags, versions (no values)"},
+    {.name = "keys", .type = RB_TLIST, .help = "name, enabled, tags, versions"},
+    {.name = "certificates", .type = RB_TLIST, .help = "name, enabled, tags, versions"},
+    {.name = "deleted", .type = RB_TMAP, .help = "soft-deleted secrets, keys, certificates"},
+    {.name = "counts", .type = RB_TMAP, .help = "items and versions per kind, deleted"},
+    {0}};
+
+static const rb_action actions[] = {
+    {.name = "properties", .summary = "Soft delete, purge protection, RBAC and network rules",
+     .effect = RB_EFFECT_READ, .params = vault_params, .outputs = properties_out,
+     .run = kv_properties},
+    {.name = "inventory", .summary = "Secrets, keys and certificates with versions (never values)",
+     .effect = RB_EFFECT_READ, .params = inventory_params, .outputs = inventory_out,
+     .run = kv_inventory},
+};
+
+static const rb_plugin plugin = {
+    RB_PLUGIN_HEADER,
+    .name = "keyvault",
+    .version = "0.1.0",
+    .description = "Azure Key Vault: protection checks and inventory",
+    RB_PLUGIN_ACTIONS(actions),
+};
+
+RB_PLUGIN_EXPORT int rb_plugin_init(const rb_host_api *h, const rb_plugin **out, char **errmsg)
+{
+    if (!RB_HOST_HAS(h, vault_call)) {
+        *errmsg = h->str_dup("keyvault needs a host with plugin ABI 1.1 (Azure routines)");
+        return RB_EABI;
+    }
+    kv_host = h;
+    *out = &plugin;
+    return RB_OK;
+}

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# keyvault.properties and keyvault.inventory against azsim: protection
+# settings read through ARM; 30 secrets (more than one data-plane page),
+# versions, keys, certificates and a soft-deleted secret listed through the
+# data plane; no secret value in any artifact.
+set -u
+: "${REBOUND:?}" "${AZSIM:?}" "${PLUGIN_DIR:?}"
+TMP="$(mktemp -d)"
+AZSIM_PID=
+cleanup() {
+  [ -n "$AZSIM_PID" ] && kill "$AZSIM_PID" 2>/dev/null && wait "$AZSIM_PID" 2>/dev/null
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+cd "$TMP"
+export NO_COLOR=1
+PASSED=0 FAILED=0
+fail() { echo "FAIL: $*" >&2; FAILED=$((FAILED + 1)); }
+check() { local what=$1; shift; if "$@"; then PASSED=$((PASSED + 1)); else fail "$what"; fi; }
+
+T=11111111-1111-1111-1111-111111111111
+S=22222222-2222-2222-2222-222222222222
+SECRET='Kv-Test-Client-Secret-Value'
+{
+  echo "tenant: $T"
+  echo "identity: {clients: [{client_id: rebound-test, secret: \"$SECRET\"}]}"
+  echo "subscriptions:"
+  echo "  - id: $S"
+  echo "    name: Test"
+  echo "    resource_groups:"
+  echo "      - name: rg-kv"
+  echo "        location: westeurope"
+  echo "        resources:"
+  echo "          - type: Microsoft.KeyVault/vaults"
+  echo "            name: kvinv"
+  echo "            properties: {enableSoftDelete: true, softDeleteRetentionInDays: 7, enablePurgeProtection: true}"
+  echo "            secrets:"
+  for i in $(seq 1 30); do echo "              - {name: s$i, value: \"Value-Of-Secret-Number-$i\"}"; done
+  echo "              - {name: rotated, versions: [Rotated-Value-One, Rotated-Value-Two, Rotated-Value-Three]}"
+  echo "              - {name: old, value: Old-Secret-Value-To-Delete}"
+  echo "            keys: [{name: wrap, kty: EC}, {name: sign, kty: RSA}]"
+  echo "            certificates: [{name: tls}]"
+  echo "          - type: Microsoft.KeyVault/vaults"
+  echo "            name: kvweak"
+  echo "            properties: {enableSoftDelete: true, enablePurgeProtection: false}"
+} >estate.yaml
+
+"$AZSIM" serve --estate estate.yaml --ready-file ready.json --tls-dir tls >azsim.log 2>&1 &
+AZSIM_PID=$!
+for _ in $(seq 200); do [ -s ready.json ] && break; sleep 0.1; done
+[ -s ready.json ] || { cat azsim.log >&2; echo "FAIL: azsim did not start"; exit 1; }
+PORT=$(jq -r .port ready.json)
+CA=$(jq -r .ca ready.json)
+
+# Soft-delete one secret, as an operator would, before the inventory.
+TOKEN=$(curl -s --cacert "$CA" "https://127.0.0.1:$PORT/$T/oauth2/v2.0/token" \
+  -d grant_type=client_credentials -d client_id=rebound-test --data-urlencode "client_secret=$SECRET" \
+  -d scope=https://vault.azure.net/.default | jq -r .access_token)
+curl -s --cacert "$CA" -X DELETE -H "Authorization: Bearer $TOKEN" \
+  "https://kvinv.vault.localhost:$PORT/secrets/old?api-version=7.5" >/dev/null
+
+cat >rebound.yaml <<YAML
+cloud:
+  name: custom
+  authority_host: https://127.0.0.1:$PORT
+  arm_endpoint: https://127.0.0.1:$PORT
+  arm_audience: https://management.azure.com
+  keyvault_suffix: vault.localhost:$PORT
+  storage_suffix: localhost:$PORT
+  ca_file: $CA
+auth:
+  method: client_secret
+  tenant_id: $T
+  client_id: rebound-test
+  client_secret_env: KV_TEST_SECRET
+YAML
+export KV_TEST_SECRET="$SECRET"
+cat >kv.lua <<'LUA'
+playbook { name = "kv-inventory", params = { vault = "string" } }
+local kv = plugin "keyvault"
+local where = function(ctx)
+  return { subscription = "22222222-2222-2222-2222-222222222222", resource_group = "rg-kv",
+           name = ctx.params.vault }
+end
+step "protection" {
+  run = function(ctx) return kv.properties(where(ctx)) end,
+  verify = function(out)
+    expect(out.soft_delete, "soft delete is off")
+    expect(out.purge_protection, "purge protection is off")
+  end,
+}
+step "inventory" { needs = "protection", run = function(ctx) return kv.inventory(where(ctx)) end }
+LUA
+
+PD=(--plugin-dir "$PLUGIN_DIR")
+"$REBOUND" run "${PD[@]}" --run-dir r1 --events ev.jsonl --trace-http trace.txt -P vault=kvinv kv.lua >out1.txt 2>&1
+rc=$?
+check "inventory run succeeded (exit $rc)" test "$rc" -eq 0
+[ "$rc" -eq 0 ] || sed 's/^/  | /' out1.txt >&2
+inv='.steps[] | select(.name=="inventory") | .outputs'
+check "protection read through ARM" \
+  jq -e '.steps[] | select(.name=="protection") | .outputs | .purge_protection and .soft_delete and .retention_days == 7' r1/report.json
+check "32 live secrets across pages (30 + rotated; old is deleted)" jq -e "$inv | .counts.secrets == 31" r1/report.json
+check "versions counted (30 + 3)" jq -e "$inv | .counts.secrets_versions == 33" r1/report.json
+check "rotated has 3 versions" jq -e "$inv | .secrets[] | select(.name==\"rotated\") | (.versions | length) == 3" r1/report.json
+check "2 keys, 1 certificate" jq -e "$inv | .counts.keys == 2 and .counts.certificates == 1" r1/report.json
+check "the soft-deleted secret is listed" jq -e "$inv | .deleted.secrets | map(.name) | index(\"old\") != null" r1/report.json
+check "data-plane pages were followed" test "$(grep -c 'skiptoken' trace.txt)" -ge 1
+
+# A vault without purge protection fails the protection check (exit 1).
+"$REBOUND" run "${PD[@]}" --run-dir r2 -P vault=kvweak kv.lua >out2.txt 2>&1
+rc=$?
+check "weak vault fails verification (exit $rc)" test "$rc" -eq 1
+check "the failure says why" grep -q "purge protection is off" r2/report.json
+
+artifacts=(r1/* r2/* ev.jsonl out1.txt out2.txt)
+check "no secret value in any artifact" bash -c "! grep -lE 'Value-Of-Secret|Rotated-Value|Old-Secret-Value' ${artifacts[*]}"
+check "no client secret in any artifact or the trace" bash -c "! grep -l -- '$SECRET' ${artifacts[*]} trace.txt"
+check "inventory never fetched a secret value (trace)" bash -c "! grep -lE 'Value-Of-Secret|Rotated-Value' trace.txt"
+echo "$PASSED passed, $FAILED failed"
+[ "$FAILED" -eq 0 ]
