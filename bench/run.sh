@@ -3,13 +3,15 @@
 # line is one JSON object. Builds what it needs (Release) and installs its
 # peers through apt/npm.
 #   engine   10,000-step no-op playbook (plan + run), 1,000 steps vs ansible
+#   lro      1,000 concurrent 2-second long-running ARM PUTs against azsim
+#            from one rebound process, vs one alone (see docs/benchmarks.md)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=../scripts/lib/deps.sh
 . "$root/scripts/lib/deps.sh"
 
 usage() {
-  echo "usage: bench/run.sh engine" >&2
+  echo "usage: bench/run.sh engine|lro" >&2
   exit 2
 }
 [ $# -eq 1 ] || usage
@@ -84,7 +86,11 @@ bench_engine() {
       speedup_vs_ansible:$sp}'
 }
 
+# shellcheck source=lro.sh
+. "$root/bench/lro.sh"
+
 case "$1" in
 engine) bench_engine ;;
+lro) bench_lro ;;
 *) usage ;;
 esac
