@@ -55,6 +55,19 @@ static const rb_field inventory_params[] = {
     {.name = "include_deleted", .type = RB_TBOOL, .default_json = "true",
      .help = "also list soft-deleted items"},
     {0}};
+static const rb_field recover_params[] = {
+    {.name = "subscription", .type = RB_TSTRING, .required = 1, .help = "subscription id"},
+    {.name = "resource_group", .type = RB_TSTRING, .required = 1, .help = "resource group"},
+    {.name = "name", .type = RB_TSTRING, .required = 1, .help = "vault name"},
+    {.name = "kind", .type = RB_TSTRING, .required = 1, .help = "secrets, keys or certificates"},
+    {.name = "item", .type = RB_TSTRING, .required = 1, .help = "the item's name"},
+    {0}};
+static const rb_field recover_out[] = {
+    {.name = "kind", .type = RB_TSTRING, .help = "secrets, keys or certificates"},
+    {.name = "item", .type = RB_TSTRING, .help = "the item's name"},
+    {.name = "recovered", .type = RB_TBOOL, .help = "the item is live"},
+    {.name = "already_live", .type = RB_TBOOL, .help = "it was live before this call (resume)"},
+    {0}};
 static const rb_field properties_out[] = {
     {.name = "id", .type = RB_TSTRING, .help = "ARM resource id"},
     {.name = "location", .type = RB_TSTRING, .help = "region"},
@@ -82,13 +95,16 @@ static const rb_action actions[] = {
     {.name = "inventory", .summary = "Secrets, keys and certificates with versions (never values)",
      .effect = RB_EFFECT_READ, .params = inventory_params, .outputs = inventory_out,
      .run = kv_inventory},
+    {.name = "recover_deleted", .summary = "Recover a soft-deleted secret, key or certificate",
+     .effect = RB_EFFECT_WRITE, .params = recover_params, .outputs = recover_out,
+     .run = kv_recover_deleted, .plan = kv_recover_deleted_plan},
 };
 
 static const rb_plugin plugin = {
     RB_PLUGIN_HEADER,
     .name = "keyvault",
     .version = "0.1.0",
-    .description = "Azure Key Vault: protection checks and inventory",
+    .description = "Azure Key Vault: protection checks, inventory, recovery of deleted items",
     RB_PLUGIN_ACTIONS(actions),
 };
 

@@ -26,5 +26,7 @@ rb_status kv_list_all(rb_ctx *ctx, const char *vault, const char *path, rb_value
 rb_value *kv_id_segment(const char *id, int from_end);
 
 rb_status kv_inventory(rb_ctx *ctx, const rb_value *args, rb_value **out);
+rb_status kv_recover_deleted(rb_ctx *ctx, const rb_value *args, rb_value **out);
+rb_status kv_recover_deleted_plan(rb_ctx *ctx, const rb_value *args, rb_value **out);
 
 #endif

@@ -91,6 +91,15 @@ step "protection" {
 }
 step "inventory" { needs = "protection", run = function(ctx) return kv.inventory(where(ctx)) end }
 LUA
+cat >recover.lua <<'LUA'
+playbook { name = "kv-recover" }
+local kv = plugin "keyvault"
+local w = { subscription = "22222222-2222-2222-2222-222222222222", resource_group = "rg-kv", name = "kvinv" }
+step "recover" { effect = "write", run = function()
+  return kv.recover_deleted { subscription = w.subscription, resource_group = w.resource_group,
+                              name = w.name, kind = "secrets", item = "old" } end }
+step "after" { needs = "recover", run = function() return kv.inventory(w) end }
+LUA
 
 PD=(--plugin-dir "$PLUGIN_DIR")
 "$REBOUND" run "${PD[@]}" --run-dir r1 --events ev.jsonl --trace-http trace.txt -P vault=kvinv kv.lua >out1.txt 2>&1
@@ -113,7 +122,20 @@ rc=$?
 check "weak vault fails verification (exit $rc)" test "$rc" -eq 1
 check "the failure says why" grep -q "purge protection is off" r2/report.json
 
-artifacts=(r1/* r2/* ev.jsonl out1.txt out2.txt)
+# Recover the soft-deleted secret; a second recovery (as on resume) is a no-op.
+"$REBOUND" run "${PD[@]}" --run-dir r3 recover.lua >out3.txt 2>&1
+rc=$?
+check "recover_deleted succeeded (exit $rc)" test "$rc" -eq 0
+check "old is live again and no longer deleted" jq -e '.steps[] | select(.name=="after") | .outputs |
+  (.secrets | map(.name) | index("old") != null) and (.deleted.secrets | map(.name) | index("old") == null)' r3/report.json
+"$REBOUND" run "${PD[@]}" --run-dir r4 recover.lua >out4.txt 2>&1
+check "recovering a live item again succeeds as already live" \
+  jq -e '.steps[] | select(.name=="recover") | .outputs.already_live == true' r4/report.json
+# Plan mode predicts instead of recovering.
+"$REBOUND" plan "${PD[@]}" --output json recover.lua >plan.json 2>/dev/null
+check "plan predicts the recovery" jq -e '.steps[] | select(.name=="recover") | .outputs.recovered == true' plan.json
+
+artifacts=(r1/* r2/* r3/* r4/* ev.jsonl out1.txt out2.txt out3.txt out4.txt)
 check "no secret value in any artifact" bash -c "! grep -lE 'Value-Of-Secret|Rotated-Value|Old-Secret-Value' ${artifacts[*]}"
 check "no client secret in any artifact or the trace" bash -c "! grep -l -- '$SECRET' ${artifacts[*]} trace.txt"
 check "inventory never fetched a secret value (trace)" bash -c "! grep -lE 'Value-Of-Secret|Rotated-Value' trace.txt"
