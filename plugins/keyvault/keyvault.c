@@ -68,6 +68,25 @@ static const rb_field recover_out[] = {
     {.name = "recovered", .type = RB_TBOOL, .help = "the item is live"},
     {.name = "already_live", .type = RB_TBOOL, .help = "it was live before this call (resume)"},
     {0}};
+static const rb_field drill_vault_params[] = {
+    {.name = "subscription", .type = RB_TSTRING, .required = 1, .help = "subscription id"},
+    {.name = "resource_group", .type = RB_TSTRING, .required = 1, .help = "resource group"},
+    {.name = "name", .type = RB_TSTRING, .required = 1, .help = "vault name"},
+    {.name = "location", .type = RB_TSTRING, .required = 1, .help = "region"},
+    {.name = "drill_id", .type = RB_TSTRING, .required = 1,
+     .help = "the drill's run id, written to / checked against the rebound-drill tag"},
+    {.name = "tenant", .type = RB_TSTRING, .default_json = "\"\"", .help = "tenant id (create)"},
+    {0}};
+static const rb_field drill_vault_out[] = {
+    {.name = "id", .type = RB_TSTRING, .help = "ARM resource id"},
+    {.name = "name", .type = RB_TSTRING, .help = "vault name"},
+    {.name = "vault_uri", .type = RB_TSTRING, .help = "data-plane URL"},
+    {0}};
+static const rb_field purge_out[] = {
+    {.name = "deleted", .type = RB_TBOOL, .help = "the vault was deleted"},
+    {.name = "purged", .type = RB_TBOOL, .help = "and purged"},
+    {.name = "note", .type = RB_TSTRING, .help = "what happened"},
+    {0}};
 static const rb_field properties_out[] = {
     {.name = "id", .type = RB_TSTRING, .help = "ARM resource id"},
     {.name = "location", .type = RB_TSTRING, .help = "region"},
@@ -98,6 +117,13 @@ static const rb_action actions[] = {
     {.name = "recover_deleted", .summary = "Recover a soft-deleted secret, key or certificate",
      .effect = RB_EFFECT_WRITE, .params = recover_params, .outputs = recover_out,
      .run = kv_recover_deleted, .plan = kv_recover_deleted_plan},
+    {.name = "create_drill_vault", .summary = "Create a scratch vault tagged with the drill's id",
+     .effect = RB_EFFECT_WRITE, .params = drill_vault_params, .outputs = drill_vault_out,
+     .run = kv_create_drill_vault, .plan = kv_create_drill_vault_plan},
+    {.name = "purge_drill_vault",
+     .summary = "Delete and purge a vault, only if a drill with this id created it",
+     .effect = RB_EFFECT_DESTRUCTIVE, .params = drill_vault_params, .outputs = purge_out,
+     .run = kv_purge_drill_vault, .plan = kv_purge_drill_vault_plan},
 };
 
 static const rb_plugin plugin = {

@@ -28,5 +28,9 @@ rb_value *kv_id_segment(const char *id, int from_end);
 rb_status kv_inventory(rb_ctx *ctx, const rb_value *args, rb_value **out);
 rb_status kv_recover_deleted(rb_ctx *ctx, const rb_value *args, rb_value **out);
 rb_status kv_recover_deleted_plan(rb_ctx *ctx, const rb_value *args, rb_value **out);
+rb_status kv_create_drill_vault(rb_ctx *ctx, const rb_value *args, rb_value **out);
+rb_status kv_create_drill_vault_plan(rb_ctx *ctx, const rb_value *args, rb_value **out);
+rb_status kv_purge_drill_vault(rb_ctx *ctx, const rb_value *args, rb_value **out);
+rb_status kv_purge_drill_vault_plan(rb_ctx *ctx, const rb_value *args, rb_value **out);
 
 #endif

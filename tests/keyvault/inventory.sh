@@ -135,7 +135,35 @@ check "recovering a live item again succeeds as already live" \
 "$REBOUND" plan "${PD[@]}" --output json recover.lua >plan.json 2>/dev/null
 check "plan predicts the recovery" jq -e '.steps[] | select(.name=="recover") | .outputs.recovered == true' plan.json
 
-artifacts=(r1/* r2/* r3/* r4/* ev.jsonl out1.txt out2.txt out3.txt out4.txt)
+# A drill's scratch vault: created with the drill's tag, purged only with it.
+cat >drillvault.lua <<'LUA'
+playbook { name = "kv-drill-vault", params = { purge_as = "string?" } }
+local kv = plugin "keyvault"
+local function args(ctx, id)
+  return { subscription = "22222222-2222-2222-2222-222222222222", resource_group = "rg-kv",
+           name = "kvscratch", location = "westeurope", drill_id = id,
+           tenant = "11111111-1111-1111-1111-111111111111" }
+end
+step "create" { effect = "write", run = function(ctx) return kv.create_drill_vault(args(ctx, ctx.run_id)) end }
+step "teardown" { needs = "create", effect = "destructive", always = true,
+  run = function(ctx) return kv.purge_drill_vault(args(ctx, ctx.params.purge_as or ctx.run_id)) end }
+LUA
+"$REBOUND" drill "${PD[@]}" --run-dir r5 drillvault.lua >out5.txt 2>&1
+rc=$?
+check "drill created and purged its scratch vault (exit $rc)" test "$rc" -eq 0
+[ "$rc" -eq 0 ] || sed 's/^/  | /' out5.txt >&2
+check "purge reported" jq -e '.steps[] | select(.name=="teardown") | .outputs.purged == true' r5/report.json
+"$REBOUND" drill "${PD[@]}" --run-dir r6 -P purge_as=someone-else drillvault.lua >out6.txt 2>&1
+rc=$?
+check "a vault this drill did not create is not deleted (exit $rc)" test "$rc" -eq 1
+check "the refusal says why" grep -q "not tagged rebound-drill=someone-else" r6/report.json
+code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$CA" -H "Authorization: Bearer $(curl -s --cacert "$CA" \
+  "https://127.0.0.1:$PORT/$T/oauth2/v2.0/token" -d grant_type=client_credentials -d client_id=rebound-test \
+  --data-urlencode "client_secret=$SECRET" -d scope=https://management.azure.com/.default | jq -r .access_token)" \
+  "https://127.0.0.1:$PORT/subscriptions/$S/resourceGroups/rg-kv/providers/Microsoft.KeyVault/vaults/kvscratch?api-version=2023-07-01")
+check "the refused vault still exists ($code)" test "$code" = 200
+
+artifacts=(r1/* r2/* r3/* r4/* r5/* r6/* ev.jsonl out1.txt out2.txt out3.txt out4.txt out5.txt out6.txt)
 check "no secret value in any artifact" bash -c "! grep -lE 'Value-Of-Secret|Rotated-Value|Old-Secret-Value' ${artifacts[*]}"
 check "no client secret in any artifact or the trace" bash -c "! grep -l -- '$SECRET' ${artifacts[*]} trace.txt"
 check "inventory never fetched a secret value (trace)" bash -c "! grep -lE 'Value-Of-Secret|Rotated-Value' trace.txt"
