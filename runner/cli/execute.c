@@ -243,8 +243,11 @@ static int execute(rb_cli *cli, rb_session *s, exec_args *a)
             cJSON_AddItemToObject(rec, "params", rbv_to_json(run.params));
             if (a->target)
                 cJSON_AddItemToObject(rec, "target", rbv_to_json(a->target));
-            if (s->cfg->path)
-                cJSON_AddStringToObject(rec, "config", s->cfg->path);
+            if (s->cfg->path) {
+                char cabs[PATH_MAX];
+                cJSON_AddStringToObject(rec, "config",
+                                        realpath(s->cfg->path, cabs) ? cabs : s->cfg->path);
+            }
             /* Resume loads the same plugins without being told again. */
             cJSON *dirs = cJSON_AddArrayToObject(rec, "plugin_dirs");
             for (size_t k = 0; k < cli->n_plugin_dirs; k++) {

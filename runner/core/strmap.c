@@ -76,3 +76,14 @@ int rb_strmap_get(const rb_strmap *m, const char *key, size_t *val)
     }
     return 0;
 }
+
+void rb_strmap_set(rb_strmap *m, const char *key, size_t val)
+{
+    if (!rb_strmap_put(m, key, val, NULL))
+        return;
+    size_t i = hash(key) & (m->cap - 1);
+    while (strcmp(m->keys[i], key) != 0)
+        i = (i + 1) & (m->cap - 1);
+    m->keys[i] = key; /* the newer record's own copy of the name */
+    m->vals[i] = val;
+}

@@ -16,6 +16,8 @@ void rb_strmap_init(rb_strmap *m, size_t expected);
 void rb_strmap_free(rb_strmap *m);
 /* Returns 0 when inserted, 1 when the key existed (*old set, value kept). */
 int rb_strmap_put(rb_strmap *m, const char *key, size_t val, size_t *old);
+/* Inserts or replaces. */
+void rb_strmap_set(rb_strmap *m, const char *key, size_t val);
 /* Returns 1 and sets *val when found. */
 int rb_strmap_get(const rb_strmap *m, const char *key, size_t *val);
 

@@ -274,6 +274,19 @@ int rb_replay_read(const char *dir, rb_replay *r, char **err)
         free(path);
         return -1;
     }
+    /* A power loss can leave a tail of NUL bytes: a torn end, like a cut
+     * line. NULs before a later complete line are corruption. */
+    const char *nul = memchr(text, 0, len);
+    if (nul) {
+        if (memchr(nul, '\n', len - (size_t)(nul - text))) {
+            *err = rb_xasprintf("%s: corrupt journal (NUL bytes at offset %zu)", path,
+                                (size_t)(nul - text));
+            free(text);
+            free(path);
+            return -1;
+        }
+        r->torn_tail = 1;
+    }
     r->records = cJSON_CreateArray();
     rb_strmap_init(&r->done_steps, 64);
     rb_strmap_init(&r->calls, 64);
@@ -312,27 +325,22 @@ int rb_replay_read(const char *dir, rb_replay *r, char **err)
             const char *state = cJSON_GetStringValue(cJSON_GetObjectItem(rec, "state"));
             const char *step = cJSON_GetStringValue(cJSON_GetObjectItem(rec, "step"));
             if (step && state && strcmp(state, "succeeded") == 0)
-                rb_strmap_put(&r->done_steps, step, idx, NULL);
+                rb_strmap_set(&r->done_steps, step, idx);
         } else if (strcmp(t, "call") == 0) {
             const char *key = cJSON_GetStringValue(cJSON_GetObjectItem(rec, "key"));
             if (key)
                 rb_strmap_put(&r->calls, key, idx, NULL);
         } else if (strcmp(t, "op") == 0) {
             const char *key = cJSON_GetStringValue(cJSON_GetObjectItem(rec, "key"));
-            size_t old;
-            if (key && rb_strmap_put(&r->ops, key, idx, &old)) {
-                /* keep the latest: rebuild the slot */
-                size_t i;
-                for (i = 0; i < r->ops.cap; i++)
-                    if (r->ops.keys[i] && strcmp(r->ops.keys[i], key) == 0)
-                        r->ops.vals[i] = idx;
-            }
+            if (key)
+                rb_strmap_set(&r->ops, key, idx); /* the latest wins */
         } else if (strcmp(t, "end") == 0) {
             r->ended = 1;
             free(r->end_status);
             r->end_status = rb_xstrdup(cJSON_GetStringValue(cJSON_GetObjectItem(rec, "status")));
         } else if (strcmp(t, "resume") == 0) {
             r->ended = 0;
+            r->n_resumes++;
         }
         p = nl + 1;
     }

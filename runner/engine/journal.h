@@ -61,10 +61,11 @@ typedef struct rb_replay {
     cJSON *records;        /* array of every record, owned */
     const cJSON **index;   /* records by position, for O(1) lookups */
     const cJSON *run;      /* the run record */
-    rb_strmap done_steps;  /* step name -> index into records of its "succeeded" record */
+    rb_strmap done_steps;  /* step name -> index of its latest "succeeded" record */
     rb_strmap calls;       /* idempotency key -> index of its "call" record */
     rb_strmap ops;         /* idempotency key -> index of its latest "op" record */
     int ended;             /* an "end" record exists */
+    int n_resumes;         /* "resume" records so far */
     char *end_status;
     size_t n_records;
     int torn_tail;         /* the last line was incomplete and ignored */

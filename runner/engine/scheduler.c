@@ -52,6 +52,7 @@ typedef struct step_rt {
     int blocked_call;
     char *blocked_msg;
     int when_failed;          /* the last attempt failed in `when` */
+    int generation;           /* > 0: an `always` step re-run on resume */
 } step_rt;
 
 struct sched {
@@ -237,7 +238,7 @@ static void begin_stop(sched *s, const char *why)
     s->stop_reason = rb_xstrdup(why);
     for (size_t i = 0; i < s->run->n_steps; i++) {
         rb_step_result *r = &s->run->steps[i];
-        if (r->state != RB_STEP_RETRYING)
+        if (r->state != RB_STEP_RETRYING || (s->o->pb->steps[i].always && !s->interrupted))
             continue;
         s->n_retrying--;
         set_terminal(s, i, RB_STEP_CANCELLED,
@@ -249,13 +250,18 @@ static void begin_stop(sched *s, const char *why)
 
 /* The idempotency key of the index-th call of a step: stable across
  * attempts and resumes of the same run. */
-static void make_key(const char *run_id, const char *step, int index, char out[33])
+static void make_key(const char *run_id, const char *step, int generation, int index,
+                     char out[33])
 {
     rb_buf material = {0};
     rb_buf_puts(&material, run_id);
     rb_buf_add(&material, "", 1);
     rb_buf_puts(&material, step);
     rb_buf_add(&material, "", 1);
+    /* generation > 0: an `always` step run again on resume gets new keys,
+     * so its writes really happen again instead of being replayed. */
+    if (generation > 0)
+        rb_buf_printf(&material, "g%d/", generation);
     rb_buf_printf(&material, "%d", index);
     char hex[65];
     rb_sha256_hex(material.p, material.len, hex);
@@ -310,6 +316,12 @@ static rb_call_outcome hook_call(void *data, const rb_loaded_plugin *p, const rb
     rb_step_result *r = &s->run->steps[i];
     const rb_sched_opts *o = s->o;
 
+    if (s->interrupted || (o->interrupted && atomic_load(o->interrupted))) {
+        /* No new side effects once interrupted; resume makes this call. */
+        *err = rb_xasprintf("%s.%s not started: the run was interrupted", p->def->name, a->name);
+        rbv_free(args);
+        return RB_CALL_ERROR;
+    }
     if (a->effect > r->effect) {
         *err = rb_xasprintf("step \"%s\" is declared %s but calls %s action %s.%s; declare "
                             "effect = \"%s\" on the step",
@@ -330,7 +342,7 @@ static rb_call_outcome hook_call(void *data, const rb_loaded_plugin *p, const rb
     }
     int index = ++rt->call_index;
     job *jb = rb_xcalloc(1, sizeof *jb);
-    make_key(s->run->run_id, r->name, index, jb->key);
+    make_key(s->run->run_id, r->name, rt->generation, index, jb->key);
     r->n_calls++;
 
     if (o->replay && a->effect != RB_EFFECT_READ && strcmp(o->mode, "plan") != 0) {
@@ -486,6 +498,12 @@ static void attempt_failed(sched *s, size_t i, char *err)
     rb_step_result *r = &s->run->steps[i];
     step_rt *rt = &s->rt[i];
     const rb_step *st = &s->o->pb->steps[i];
+    if (rt->inflight) {
+        /* The attempt ended with a call still out: let it finish unseen. */
+        rt->inflight->abandoned = 1;
+        atomic_store(&rt->inflight->ctx.cancel, 1);
+        rt->inflight = NULL;
+    }
     attempt_ended(s, i);
     /* One line for people, the traceback kept apart for the journal. */
     char *tb = strstr(err, "\nstack traceback:");
@@ -523,7 +541,9 @@ static void attempt_failed(sched *s, size_t i, char *err)
         }
         return;
     }
-    if (r->attempts < st->retry_attempts && !s->stopping) {
+    /* Under the stop policy steps are not retried, except `always`
+     * (teardown) steps, which exist to run after failures. */
+    if (r->attempts < st->retry_attempts && (!s->stopping || (st->always && !s->interrupted))) {
         double cap = st->retry_backoff_s * pow(2.0, r->attempts - 1);
         if (cap > 300)
             cap = 300;
@@ -560,6 +580,12 @@ static void resume_step(sched *s, size_t i)
     rb_playbook_set_deadline(s->o->pb, 0, 0);
     if (rc == LUA_YIELD)
         return;
+    if (rc == LUA_OK && rt->blocked_call) {
+        /* A blocked call the step caught (pcall) still blocks the step. */
+        rbv_free(out);
+        attempt_failed(s, i, rb_xstrdup(rt->blocked_msg ? rt->blocked_msg : "waiting for confirmation"));
+        return;
+    }
     if (rc == LUA_OK)
         step_succeeded(s, i, out);
     else
@@ -637,6 +663,12 @@ static void complete_job(sched *s, job *jb)
     }
     size_t i = jb->step;
     step_rt *rt = &s->rt[i];
+    if (rt->inflight != jb || !rt->co || s->run->steps[i].state != RB_STEP_RUNNING) {
+        /* Not the call this step is waiting for (defence in depth: the
+         * attempt ended some other way). */
+        job_free(jb);
+        return;
+    }
     rt->inflight = NULL;
     if (jb->status == RB_OK) {
         if (!jb->use_plan && jb->action->effect != RB_EFFECT_READ && s->o->journal) {
@@ -721,17 +753,31 @@ static void release_held(sched *s)
         begin_stop(s, "the journal failed");
         return;
     }
-    /* Submit in call order (the list is LIFO), all under one lock. */
+    /* Submit in call order (the list is LIFO), all under one lock; calls
+     * whose step timed out or was interrupted meanwhile never start. */
     rb_work *first = NULL;
     int count = 0;
+    job *dropped = NULL;
     while (s->held) {
         job *jb = s->held;
         s->held = jb->held_next;
+        if (jb->abandoned || atomic_load(&jb->ctx.cancel)) {
+            jb->held_next = dropped;
+            dropped = jb;
+            continue;
+        }
         jb->work.next = first;
         first = &jb->work;
         count++;
     }
     rb_workers_submit_list(s->wp, first, count);
+    while (dropped) {
+        job *jb = dropped;
+        dropped = jb->held_next;
+        jb->status = RB_ECANCELED;
+        rb_host_api_get()->set_error(&jb->ctx, "not started: cancelled before it could run");
+        complete_job(s, jb);
+    }
 }
 
 int rb_sched_run(rb_run *run, const rb_sched_opts *o, char **fatal)
@@ -772,8 +818,11 @@ int rb_sched_run(rb_run *run, const rb_sched_opts *o, char **fatal)
         int deps_done = 1;
         for (size_t d = 0; d < o->graph->n_deps[i]; d++)
             deps_done &= run->steps[o->graph->deps[i][d]].state == RB_STEP_SUCCEEDED;
-        if (o->pb->steps[i].always && !deps_done)
+        if (o->pb->steps[i].always && !deps_done) {
+            if (o->replay && rb_strmap_get(&o->replay->done_steps, run->steps[i].name, &at))
+                s->rt[i].generation = o->replay->n_resumes + 1;
             continue;
+        }
         if (o->replay && rb_strmap_get(&o->replay->done_steps, run->steps[i].name, &at)) {
             const cJSON *rec = rb_replay_record(o->replay, at);
             rb_step_result *r = &run->steps[i];

@@ -9,12 +9,16 @@
 #include "core/util.h"
 #include "core/values.h"
 #include "playbook/playbook.h"
+#include "playbook/sandbox.h"
 
 #define MAX_DEPTH 64
 
 void rb_lua_push_value(lua_State *L, const rb_value *v)
 {
-    luaL_checkstack(L, 4, "rb_value too deep");
+    if (!lua_checkstack(L, 4)) { /* deeper than Lua's stack allows: cut, never panic */
+        lua_pushnil(L);
+        return;
+    }
     switch (rbv_type(v)) {
     case RB_VNULL: lua_pushnil(L); break;
     case RB_VBOOL: lua_pushboolean(L, rbv_as_bool(v)); break;
@@ -75,16 +79,24 @@ static rb_value *convert(lua_State *L, int idx, int depth, char **err);
 
 static rb_value *convert_table(lua_State *L, int idx, int depth, char **err)
 {
-    /* A read-only proxy of the shared ctx: convert what it stands for. */
-    if (lua_getmetatable(L, idx)) {
-        lua_getfield(L, -1, "__rebound_frozen");
+    if (!lua_checkstack(L, 8)) {
+        *err = rb_xstrdup("table nesting is too deep");
+        return NULL;
+    }
+    /* A read-only proxy of the shared ctx: convert what it stands for.
+     * Only genuine proxies (raw lookups, nothing a playbook can fake). */
+    lua_getfield(L, LUA_REGISTRYINDEX, RB_FROZEN_PROXIES);
+    if (lua_istable(L, -1)) {
+        lua_pushvalue(L, idx);
+        lua_rawget(L, -2);
         if (lua_istable(L, -1)) {
-            rb_value *v = convert_table(L, lua_gettop(L), depth, err);
+            rb_value *v = convert_table(L, lua_gettop(L), depth + 1, err);
             lua_pop(L, 2);
             return v;
         }
-        lua_pop(L, 2);
+        lua_pop(L, 1);
     }
+    lua_pop(L, 1);
     size_t n = lua_rawlen(L, idx);
     size_t count = 0, in_range = 0;
     int all_strings = 1;
@@ -136,11 +148,10 @@ static rb_value *convert_table(lua_State *L, int idx, int depth, char **err)
 
 static rb_value *convert(lua_State *L, int idx, int depth, char **err)
 {
-    if (depth > MAX_DEPTH) {
+    if (depth > MAX_DEPTH || !lua_checkstack(L, 8)) {
         *err = rb_xstrdup("table nesting is too deep (or the table contains itself)");
         return NULL;
     }
-    luaL_checkstack(L, 6, "converting a table");
     switch (lua_type(L, idx)) {
     case LUA_TNIL: return rbv_null();
     case LUA_TBOOLEAN: return rbv_bool(lua_toboolean(L, idx));

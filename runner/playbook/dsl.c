@@ -295,6 +295,11 @@ static int action_call(lua_State *L)
     if (!env->in_step || !env->have_hooks)
         return luaL_error(L, "%s.%s: plugin actions can only be called from a step's run or "
                              "verify function", p->def->name, a->name);
+    /* The call yields to the scheduler; from a coroutine of the playbook's
+     * own, that yield would land in the playbook instead. */
+    if (L != env->step_thread)
+        return luaL_error(L, "%s.%s: plugin actions cannot be called from inside a coroutine",
+                          p->def->name, a->name);
     if (lua_gettop(L) > 1 || (!lua_isnoneornil(L, 1) && !lua_istable(L, 1)))
         return luaL_error(L, "%s.%s: call it with one table of arguments, e.g. %s.%s { ... }",
                           p->def->name, a->name, p->def->name, a->name);

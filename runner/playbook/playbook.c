@@ -25,8 +25,14 @@ static const char step_wrapper[] =
 
 /* ctx.params, ctx.estate, ctx.target... are shared by every step, so they
  * are built once and frozen: a step cannot change what another one sees. */
+/* ctx.params, ctx.estate, ctx.target... are shared by every step, so they
+ * are built once and frozen: a step cannot change what another one sees.
+ * The globals it uses are captured now, before the playbook runs, so a
+ * playbook cannot undo the freezing by redefining them. The table of
+ * genuine proxies (proxy -> original) is returned too: only those are
+ * looked through when values are converted. */
 static const char freeze_source[] =
-    "local rawnext = next\n"
+    "local type, setmetatable, error, tostring, rawnext = type, setmetatable, error, tostring, next\n"
     "local originals = setmetatable({}, { __mode = 'k' })\n"
     "local function freeze(t, seen)\n"
     "  if type(t) ~= 'table' then return t end\n"
@@ -42,12 +48,11 @@ static const char freeze_source[] =
     "    __len = function() return #t end,\n"
     "    __pairs = function() return iter, proxy, nil end,\n"
     "    __metatable = 'read-only',\n"
-    "    __rebound_frozen = t,\n"
     "  })\n"
     "end\n"
     "-- next() on a read-only proxy walks what it stands for\n"
     "next = function(t, k) return rawnext(originals[t] or t, k) end\n"
-    "return function(t) return freeze(t, {}) end\n";
+    "return function(t) return freeze(t, {}) end, originals\n";
 
 static int traceback_handler(lua_State *L)
 {
@@ -127,11 +132,12 @@ rb_playbook *rb_playbook_load(const char *path, const rb_registry *registry,
     }
     env->wrapper_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     if (luaL_loadbufferx(L, freeze_source, sizeof freeze_source - 1, "=rebound", "t") != LUA_OK ||
-        lua_pcall(L, 0, 1, 0) != LUA_OK) {
+        lua_pcall(L, 0, 2, 0) != LUA_OK) {
         *err = rb_xasprintf("internal error: %s", lua_tostring(L, -1));
         rb_playbook_free(pb);
         return NULL;
     }
+    lua_setfield(L, LUA_REGISTRYINDEX, RB_FROZEN_PROXIES);
     env->freeze_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     env->base_ref = LUA_NOREF;
 
@@ -351,6 +357,7 @@ lua_State *rb_step_thread_start(rb_playbook *pb, const rb_step *step, const rb_v
     lua_State *co = lua_newthread(L);
     *anchor_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     pb->current_step = step;
+    pb->env->limit_hit = RB_LIMIT_NONE; /* a new attempt */
     lua_rawgeti(co, LUA_REGISTRYINDEX, pb->env->wrapper_ref);
     lua_rawgeti(co, LUA_REGISTRYINDEX, step->run_ref);
     if (step->verify_ref != LUA_NOREF)
@@ -370,10 +377,29 @@ int rb_step_thread_resume(rb_playbook *pb, lua_State *co, rb_value **out, char *
     int nargs = lua_status(co) == LUA_OK ? lua_gettop(co) - 1 : 0;
     int nres = 0;
     env->in_step = 1;
-    env->limit_hit = RB_LIMIT_NONE;
+    env->step_thread = co;
     rb_lua_env_enter(env);
     int rc = lua_resume(co, pb->L, nargs, &nres);
     env->in_step = 0;
+    env->step_thread = NULL;
+    /* A limit the step caught (pcall, a nested coroutine) still ends it:
+     * limits are sticky for the whole attempt. */
+    if ((rc == LUA_OK || rc == LUA_YIELD) && (env->limit_hit != RB_LIMIT_NONE || env->timed_out)) {
+        lua_pop(co, nres);
+        const rb_step *st = pb->current_step;
+        char msg[200];
+        if (env->limit_hit == RB_LIMIT_MEMORY)
+            snprintf(msg, sizeof msg, "playbook exceeded its memory limit (%zu MiB)",
+                     env->max_memory / (1024 * 1024));
+        else if (env->limit_hit == RB_LIMIT_INSTRUCTIONS)
+            snprintf(msg, sizeof msg, "playbook exceeded its instruction limit (%lld "
+                     "instructions in one go; an endless loop?)", env->max_instructions);
+        else
+            snprintf(msg, sizeof msg, "timed out after %gs (in the step's Lua code)",
+                     env->timeout_s);
+        *err = rb_xasprintf("%s:%d: %s", st ? st->file : pb->path, st ? st->line : 0, msg);
+        return LUA_ERRRUN;
+    }
     if (rc == LUA_YIELD) {
         int ours = nres == 1 && lua_touserdata(co, -1) == (void *)&rb_plugin_yield_marker;
         lua_pop(co, nres);
@@ -443,6 +469,13 @@ int rb_step_eval_when(rb_playbook *pb, const rb_step *step, const rb_value *ctx,
     lua_rawgeti(L, LUA_REGISTRYINDEX, step->when_ref);
     push_step_ctx(pb, L, ctx, outputs, n_outputs);
     int rc = lua_pcall(L, 1, 1, -3);
+    if (rc == LUA_OK && env->limit_hit != RB_LIMIT_NONE) {
+        lua_settop(L, 0);
+        *err = rb_xstrdup(env->limit_hit == RB_LIMIT_MEMORY
+                              ? "playbook exceeded its memory limit"
+                              : "playbook exceeded its instruction limit");
+        return -1;
+    }
     if (rc != LUA_OK) {
         *err = error_text(env, L, rc);
         lua_settop(L, 0);

@@ -179,6 +179,24 @@ static int sandbox_print(lua_State *L)
     return 0;
 }
 
+/* setmetatable without finalizers: Lua runs __gc with hooks off, so a
+ * finalizer could loop forever past every limit and timeout. */
+static int sandbox_setmetatable(lua_State *L)
+{
+    if (lua_istable(L, 2)) {
+        lua_pushstring(L, "__gc");
+        lua_rawget(L, 2);
+        int has_gc = !lua_isnil(L, -1);
+        lua_pop(L, 1);
+        if (has_gc)
+            return luaL_error(L, "finalizers (__gc) are not allowed in playbooks");
+    }
+    lua_pushvalue(L, lua_upvalueindex(1)); /* the original setmetatable */
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, 1);
+    return 1;
+}
+
 static int sandbox_collectgarbage(lua_State *L)
 {
     const char *opt = luaL_optstring(L, 1, "collect");
@@ -247,6 +265,9 @@ lua_State *rb_lua_sandbox_new(rb_lua_env *env)
     lua_register(L, "require", sandbox_require);
     lua_register(L, "print", sandbox_print);
     lua_register(L, "collectgarbage", sandbox_collectgarbage);
+    lua_getglobal(L, "setmetatable");
+    lua_pushcclosure(L, sandbox_setmetatable, 1);
+    lua_setglobal(L, "setmetatable");
 
     lua_newtable(L);
     lua_setfield(L, LUA_REGISTRYINDEX, "rebound.modules");

@@ -23,6 +23,7 @@ typedef struct rb_lua_env {
     rb_call_hooks hooks;
     int have_hooks;
     int in_step;               /* plugin calls allowed */
+    lua_State *step_thread;    /* the step body's own coroutine while it runs */
     int loading;               /* the top-level chunk is running: declarations allowed */
     double deadline;           /* rb_mono_s() time a step's Lua code must stop by; 0 none */
     double timeout_s;          /* for the message */
@@ -37,6 +38,9 @@ lua_State *rb_lua_sandbox_new(rb_lua_env *env);
 rb_lua_env *rb_lua_env_of(lua_State *L);
 /* Resets the instruction budget; call before each entry into Lua. */
 void rb_lua_env_enter(rb_lua_env *env);
+
+/* Registry key of the weak table proxy -> original of the frozen ctx. */
+#define RB_FROZEN_PROXIES "rebound.frozen"
 
 /* Yielded (as a light userdata of its address) by plugin calls. */
 extern const char rb_plugin_yield_marker;
