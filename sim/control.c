@@ -256,6 +256,7 @@ void az_control(az_req *r, az_resp *p) {
       }
       cJSON_Delete(az_g.st);
       az_g.st = b;
+      az_devops_state_restored();
       az_resp_empty(p, 204);
     } else {
       az_resp_error(p, 405, "MethodNotAllowed", "GET or PUT /state");
@@ -277,6 +278,7 @@ void az_control(az_req *r, az_resp *p) {
       }
       cJSON_Delete(az_g.st);
       az_g.st = cJSON_Duplicate(snap, 1);
+      az_devops_state_restored();
       az_resp_empty(p, 204);
     } else {
       az_resp_error(p, 405, "MethodNotAllowed", "see docs/azsim.md");

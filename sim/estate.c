@@ -100,6 +100,41 @@ static int seed_containers(const char *acct_id, const char *acct, const cJSON *s
   return 0;
 }
 
+/* file shares of a storage account: file_service (fileServices/default
+ * properties) and shares: [{name, files: [{name, content}], snapshots: N}] */
+static int seed_shares(const char *acct_id, const char *acct, const cJSON *spec, char *err, size_t errlen) {
+  cJSON *fs = cJSON_GetObjectItem(spec, "file_service");
+  if (fs) {
+    cJSON *b = cJSON_CreateObject();
+    cJSON_AddItemToObject(b, "properties", cJSON_Duplicate(fs, 1));
+    char *url = az_strdupf("%s/fileServices/default?%s", acct_id, API);
+    int rc = put(url, b, err, errlen);
+    free(url);
+    cJSON_Delete(b);
+    if (rc) return rc;
+  }
+  cJSON *sh;
+  cJSON_ArrayForEach(sh, cJSON_GetObjectItem(spec, "shares")) {
+    const char *name = az_str(sh, "name");
+    if (!name) continue;
+    char *url = az_strdupf("%s/fileServices/default/shares/%s?%s", acct_id, name, API);
+    cJSON *b = cJSON_CreateObject();
+    cJSON *props = cJSON_AddObjectToObject(b, "properties");
+    if (cJSON_GetObjectItem(sh, "quota")) cJSON_AddNumberToObject(props, "shareQuota", az_num(sh, "quota", 5120));
+    int rc = put(url, b, err, errlen);
+    cJSON_Delete(b);
+    free(url);
+    if (rc) return rc;
+    az_files_seed(acct, name, cJSON_GetObjectItem(sh, "files"));
+    double n = az_num(sh, "snapshots", 0);
+    for (int i = 0; i < n && i < 200; i++) {
+      char ts[64];
+      az_files_snapshot(acct, name, az_now(), ts, sizeof ts);
+    }
+  }
+  return 0;
+}
+
 static int seed_locks(const char *scope, const cJSON *locks, char *err, size_t errlen) {
   cJSON *l;
   cJSON_ArrayForEach(l, locks) {
@@ -135,6 +170,7 @@ static int seed_resource(const char *scope_id, const cJSON *spec, cJSON *pending
     cJSON *e = az_res_get(id);
     if (az_ieq(type, "Microsoft.KeyVault/vaults")) az_kv_seed(name, spec);
     if (az_ieq(type, "Microsoft.Storage/storageAccounts")) rc = seed_containers(id, name, spec, err, errlen);
+    if (!rc && az_ieq(type, "Microsoft.Storage/storageAccounts")) rc = seed_shares(id, name, spec, err, errlen);
     if (e && cJSON_GetObjectItem(e, "content") && cJSON_GetObjectItem(spec, "size_bytes")) {
       double n = az_num(spec, "size_bytes", 65536);
       if (n < 0 || n > 64.0 * 1024 * 1024) n = 65536;
@@ -244,6 +280,7 @@ int az_estate_load(const cJSON *estate, char *err, size_t errlen) {
     }
     if (rc) break;
   }
+  if (!rc) rc = az_devops_seed(cJSON_GetObjectItem(estate, "devops"), err, errlen);
   /* locks last, so that ReadOnly locks do not stop the seeding itself */
   cJSON *pl;
   cJSON_ArrayForEach(pl, pending_locks) {
@@ -389,6 +426,8 @@ cJSON *az_inventory(void) {
     snprintf(k, sizeof k, "%.*s", (int)strcspn(s->string, ";"), s->string);
     blob_items(items, k, s, true);
   }
+  az_devops_inventory(items);
+  az_files_inventory(items);
   /* whole-inventory checksum over "key state sha256" lines */
   size_t cap = 64, len = 0;
   char *all = malloc(cap);

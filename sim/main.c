@@ -22,6 +22,8 @@ static void usage(FILE *f) {
         "                       trust DIR/ca.pem\n"
         "  --no-tls             plain HTTP (debugging only)\n"
         "  --kv-suffix S        Key Vault host suffix (default vault.localhost)\n"
+        "  --data-dir DIR       where git repositories live (default: a temporary\n"
+        "                       directory removed at shutdown)\n"
         "\n"
         "attack: play an attacker against a running azsim and print what survived\n"
         "  --control URL        the control API, e.g. http://127.0.0.1:PORT\n"
@@ -116,7 +118,7 @@ static int cmd_attack(int argc, char **argv) {
 }
 
 static int cmd_serve(int argc, char **argv) {
-  const char *estate = NULL, *ready = NULL, *tls_dir = "azsim-tls";
+  const char *estate = NULL, *ready = NULL, *tls_dir = "azsim-tls", *data_dir = NULL;
   int port = 0, cport = 0;
   bool tls = true;
   static const struct option opts[] = {{"estate", required_argument, NULL, 'e'},
@@ -126,6 +128,7 @@ static int cmd_serve(int argc, char **argv) {
                                        {"tls-dir", required_argument, NULL, 't'},
                                        {"no-tls", no_argument, NULL, 'n'},
                                        {"kv-suffix", required_argument, NULL, 'k'},
+                                       {"data-dir", required_argument, NULL, 'd'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
   int c;
@@ -147,6 +150,7 @@ static int cmd_serve(int argc, char **argv) {
       case 'r': ready = optarg; break;
       case 't': tls_dir = optarg; break;
       case 'n': tls = false; break;
+      case 'd': data_dir = optarg; break;
       case 'k':
         if (strlen(optarg) >= sizeof az_g.kv_suffix || !*optarg) {
           fprintf(stderr, "rebound-azsim: bad --kv-suffix\n");
@@ -163,7 +167,7 @@ static int cmd_serve(int argc, char **argv) {
     usage(stderr);
     return 2;
   }
-  return az_serve(estate, port, cport, ready, tls_dir, tls);
+  return az_serve(estate, port, cport, ready, tls_dir, tls, data_dir);
 }
 
 int main(int argc, char **argv) {

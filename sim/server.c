@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -97,6 +98,8 @@ void az_dispatch(az_req *r, az_resp *p) {
     return;
   }
   if (az_disk_sas_route(r, p)) return;
+  if (az_devops_route(r, p)) return;
+  if (az_files_route(r, p)) return;
   if (az_blob_route(r, p)) return;
   az_resp_error(p, 404, "NotFound", "azsim serves no resource at '%s'.", r->path);
 }
@@ -184,11 +187,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
       }
     }
     if (!faulted) {
+      az_git_cgi g = {0};
       pthread_mutex_lock(&az_g.mu);
       r.now = az_now();
       az_tick(r.now);
-      az_dispatch(&r, &p);
+      int git = az_devops_git_prepare(&r, &p, &g);
+      if (git == 0) az_dispatch(&r, &p);
       pthread_mutex_unlock(&az_g.mu);
+      if (git == 2) {
+        /* git http-backend runs without the lock: a clone never stalls Azure */
+        az_devops_git_run(&r, &p, &g);
+        pthread_mutex_lock(&az_g.mu);
+        az_devops_git_done(&g);
+        pthread_mutex_unlock(&az_g.mu);
+      }
     }
     char rid[37];
     az_uuid(rid);
@@ -273,7 +285,7 @@ static int write_ready(const char *path) {
 }
 
 int az_serve(const char *estate_path, int port, int control_port, const char *ready_file,
-             const char *tls_dir, bool tls) {
+             const char *tls_dir, bool tls, const char *data_dir) {
   char err[512] = "";
   az_g.tls = tls;
   az_g.st = cJSON_CreateObject();
@@ -283,6 +295,19 @@ int az_serve(const char *estate_path, int port, int control_port, const char *re
   az_g.counters = cJSON_CreateObject();
   az_g.snapshots = cJSON_CreateObject();
   snprintf(az_g.tls_dir, sizeof az_g.tls_dir, "%s", tls_dir);
+  if (data_dir) {
+    char abs[PATH_MAX];
+    if (mkdir(data_dir, 0700) != 0 && errno != EEXIST) {
+      fprintf(stderr, "rebound-azsim: cannot create --data-dir %s: %s\n", data_dir, strerror(errno));
+      return 1;
+    }
+    const char *d = realpath(data_dir, abs) ? abs : data_dir;
+    if (strlen(d) >= sizeof az_g.data_dir - 64) {
+      fprintf(stderr, "rebound-azsim: --data-dir path too long\n");
+      return 1;
+    }
+    memcpy(az_g.data_dir, d, strlen(d) + 1);
+  }
   if (az_auth_init(err, sizeof err) != 0) {
     fprintf(stderr, "rebound-azsim: %s\n", err);
     return 1;
@@ -364,5 +389,6 @@ int az_serve(const char *estate_path, int port, int control_port, const char *re
   cJSON_Delete(az_g.counters);
   cJSON_Delete(az_g.snapshots);
   EVP_PKEY_free(az_g.signing_key);
+  az_data_dir_cleanup();
   return rc == 0 ? 0 : 1;
 }

@@ -65,7 +65,9 @@ static const char *const SEGS[] = {
     "11111111-1111-1111-1111-111111111111", "metadata", "identity", "msi", ".well-known",
     "openid-configuration", "..", ".", "%00", "%2e%2e", "%ff%fe", "a%20b", "md-0000", "abcd",
     "backup-001.bin", "exportTemplate", "resources", "tenants", "Microsoft.Sql", "servers", "sqlprod",
-    "databases", "", "~", "%", "%%", "\xc3\x28", "x\x01y"};
+    "databases", "", "~", "%", "%%", "\xc3\x28", "x\x01y", "contoso", "app", "_apis", "_git", "git",
+    "repositories", "recycleBin", "projects", "web", "info", "refs", "git-upload-pack", "git-receive-pack",
+    "fileServices", "shares", "team", "dir", "f.txt"};
 static const char *const METHODS[] = {"GET", "GET", "GET", "PUT", "PUT", "POST", "POST", "DELETE",
                                       "PATCH", "HEAD", "OPTIONS", "TRACE", "FROB", "PUT", "DELETE"};
 static const char *const QUERIES[] = {
@@ -76,7 +78,10 @@ static const char *const QUERIES[] = {
     "restype=container&comp=list&include=deleted&marker=%ff", "comp=list", "comp=block&blockid=",
     "comp=block&blockid=QUFB", "comp=blocklist", "comp=undelete", "restype=container&comp=undelete",
     "resource=https://management.azure.com/", "api-version=2018-02-01&resource=", "", "&&&", "=",
-    "a=%zz", "sig=x&sv=1"};
+    "a=%zz", "sig=x&sv=1", "restype=share", "restype=share&comp=snapshot", "restype=directory",
+    "restype=directory&comp=list", "restype=directory&comp=list&sharesnapshot=x", "comp=range",
+    "sharesnapshot=%ff", "service=git-upload-pack", "service=git-receive-pack", "api-version=7.1",
+    "api-version=2023-05-01&%24expand=snapshots,deleted", "api-version=2023-05-01&%24include=none"};
 static const char *const HOSTS[] = {NULL, NULL, NULL, "kvprod.vault.localhost", "nope.vault.localhost",
                                     "KVPROD.VAULT.LOCALHOST", ".vault.localhost", "x.vault.localhost:1",
                                     "localhost", "[::1]", "a\"b", ""};
@@ -123,7 +128,9 @@ static int check_response(long status, const char *ctype, const buf *b, const ch
       cJSON *j = cJSON_ParseWithLength(b->p, b->n);
       /* ARM/Key Vault/Entra: "error"; App Service identity: statusCode + message */
       bool ok = j && (cJSON_GetObjectItem(j, "error") ||
-                      (cJSON_GetObjectItem(j, "statusCode") && cJSON_GetObjectItem(j, "message")));
+                      (cJSON_GetObjectItem(j, "statusCode") && cJSON_GetObjectItem(j, "message")) ||
+                      /* Azure DevOps: message + typeKey */
+                      (cJSON_GetObjectItem(j, "typeKey") && cJSON_GetObjectItem(j, "message")));
       cJSON_Delete(j);
       if (!ok) {
         fprintf(stderr, "4xx JSON without error for %s: %.300s\n", what, b->p);
@@ -236,13 +243,19 @@ int main(int argc, char **argv) {
           "/subscriptions/22222222-2222-2222-2222-222222222222/resourceGroups/rg-app/providers/Microsoft.Compute/snapshots/snap-os/%s",
           "/subscriptions/22222222-2222-2222-2222-222222222222/resourceGroups/rg-backup/providers/Microsoft.Authorization/locks/%s",
           "/subscriptions/22222222-2222-2222-2222-222222222222/providers/Microsoft.KeyVault/locations/westeurope/deletedVaults/%s/purge",
-          "/subscriptions/22222222-2222-2222-2222-222222222222/resourceGroups/%s/resources"};
+          "/subscriptions/22222222-2222-2222-2222-222222222222/resourceGroups/%s/resources",
+          "/subscriptions/22222222-2222-2222-2222-222222222222/resourceGroups/rg-backup/providers/Microsoft.Storage/storageAccounts/stbackup/fileServices/default/shares/%s",
+          "/subscriptions/22222222-2222-2222-2222-222222222222/resourceGroups/rg-backup/providers/Microsoft.Storage/storageAccounts/stbackup/fileServices/default/shares/%s/restore",
+          "/contoso/_apis/projects/%s", "/contoso/app/_apis/git/repositories/%s",
+          "/contoso/app/_apis/git/recycleBin/repositories/%s", "/contoso/app/_git/%s/info/refs",
+          "/contoso/app/_git/web/%s", "/contoso/%s/_apis/git/repositories"};
       static const char *const KVT[] = {"/secrets/%s", "/secrets/%s/backup", "/secrets/restore",
                                         "/deletedsecrets/%s", "/deletedsecrets/%s/recover",
                                         "/keys/%s/create", "/keys/%s", "/certificates/%s/create",
                                         "/secrets/%s/versions", "/secrets"};
       static const char *const BLT[] = {"/stbackup/%s", "/stbackup/plain/%s", "/stbackup/worm/%s",
-                                        "/stbackup/%s/fz.bin", "/stbackup"};
+                                        "/stbackup/%s/fz.bin", "/stbackup", "/stbackup/team/%s",
+                                        "/stbackup/team/docs/%s"};
       static const char *const NAMES[] = {"worm", "plain", "fz", "db-password", "kvprod", "app",
                                           "backup", "lock", "extend", "disk-os", "keep-backups",
                                           "p.bin", "backup-001.bin", "x", "", "%00", "a/b/c"};
@@ -304,6 +317,12 @@ int main(int argc, char **argv) {
     if (rnd() % 3 == 0) hd = curl_slist_append(hd, "x-ms-blob-type: BlockBlob");
     if (rnd() % 5 == 0) hd = curl_slist_append(hd, "Metadata: true");
     if (rnd() % 5 == 0) hd = curl_slist_append(hd, "x-ms-deleted-container-name: plain");
+    if (rnd() % 3 == 0) hd = curl_slist_append(hd, "x-ms-file-request-intent: backup");
+    if (rnd() % 5 == 0) hd = curl_slist_append(hd, "x-ms-type: file");
+    if (rnd() % 5 == 0) hd = curl_slist_append(hd, rnd() % 2 ? "x-ms-content-length: 16" : "x-ms-content-length: -1");
+    if (rnd() % 5 == 0) hd = curl_slist_append(hd, rnd() % 2 ? "x-ms-write: update" : "x-ms-write: clear");
+    if (rnd() % 9 == 0) hd = curl_slist_append(hd, "x-ms-delete-snapshots: include");
+    if (rnd() % 9 == 0) hd = curl_slist_append(hd, "Content-Type: application/x-git-upload-pack-request");
     hd = curl_slist_append(hd, "Expect:");
     hd = curl_slist_append(hd, rnd() % 2 ? "Content-Type: application/json"
                                          : "Content-Type: application/x-www-form-urlencoded");

@@ -6,7 +6,13 @@
 trap finish EXIT
 FUZZ=${1:?usage: test_fuzz.sh path/to/azsim_fuzz}
 N=${AZSIM_FUZZ_N:-10000}
-azsim_start
+# the shared estate plus Azure DevOps, so the fuzz reaches the git routes
+cp "$AZSIM_ESTATE" "$WORK/fuzz-estate.yaml"
+if command -v git >/dev/null; then
+  printf '%s\n' 'devops:' '  pats: [fuzz-pat]' '  organizations:' '    - name: contoso' '      projects:' \
+    '        - name: app' '          repos:' '            - {name: web, files: {"a.txt": "a"}}' >>"$WORK/fuzz-estate.yaml"
+fi
+azsim_start "$WORK/fuzz-estate.yaml"
 tokens
 # four concurrent clients (N/4 each, different seeds): also exercises the
 # server's locking under parallel connections

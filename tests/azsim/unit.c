@@ -1,5 +1,5 @@
 /* Unit tests for azsim's helpers: encodings, globbing, the YAML estate
- * loader, and the spec fixtures' shapes. Runs in tests/azsim. */
+ * loader, the spec fixtures' shapes, and running child processes. Runs in tests/azsim. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -117,12 +117,41 @@ static void test_fixtures(void **state) {
   }
 }
 
+/* az_run: argv without a shell, stdin in, stdout out, exit status, and a
+ * bounded wait that kills a child running too long. */
+static void test_run(void **state) {
+  char *const env[] = {"PATH=/usr/bin:/bin", NULL};
+  char *const cat[] = {"cat", NULL};
+  char *out = NULL;
+  size_t len = 0;
+  size_t n = 300000;
+  char *in = malloc(n);
+  for (size_t i = 0; i < n; i++) in[i] = (char)('a' + i % 26);
+  assert_int_equal(az_run(cat, env, in, n, &out, &len, 1u << 20, 10000), 0);
+  assert_int_equal(len, n);
+  assert_memory_equal(out, in, n);
+  free(out);
+  free(in);
+  char *const fail[] = {"false", NULL};
+  assert_int_equal(az_run(fail, env, NULL, 0, NULL, NULL, 1024, 10000), 1);
+  char *const echo[] = {"echo", "$HOME;", "`x`", NULL}; /* no shell: printed as is */
+  assert_int_equal(az_run(echo, env, NULL, 0, &out, &len, 1024, 10000), 0);
+  assert_string_equal(out, "$HOME; `x`\n");
+  free(out);
+  char *const slow[] = {"sleep", "30", NULL};
+  assert_int_equal(az_run(slow, env, NULL, 0, NULL, NULL, 1024, 200), -1);
+  char *const none[] = {"azsim-no-such-program", NULL};
+  assert_int_equal(az_run(none, env, NULL, 0, NULL, NULL, 1024, 1000), -1);
+  char *const big[] = {"head", "-c", "5000", "/dev/zero", NULL};
+  assert_int_equal(az_run(big, env, NULL, 0, NULL, NULL, 1000, 10000), -1); /* over outmax */
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_b64url_roundtrip), cmocka_unit_test(test_b64_padding),
       cmocka_unit_test(test_glob),             cmocka_unit_test(test_yaml_types),
       cmocka_unit_test(test_yaml_errors),      cmocka_unit_test(test_strip_private),
-      cmocka_unit_test(test_fixtures),
+      cmocka_unit_test(test_fixtures),         cmocka_unit_test(test_run),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
