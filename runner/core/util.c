@@ -151,12 +151,26 @@ void rb_buf_puts(rb_buf *b, const char *s) { rb_buf_add(b, s, strlen(s)); }
 
 void rb_buf_printf(rb_buf *b, const char *fmt, ...)
 {
+    /* Format straight into the spare capacity; only a result that does not
+     * fit is formatted a second time, after growing. */
+    size_t avail = b->cap > b->len ? b->cap - b->len : 0;
     va_list ap;
     va_start(ap, fmt);
-    char *s = rb_xvasprintf(fmt, ap);
+    int n = vsnprintf(avail ? b->p + b->len : NULL, avail, fmt, ap);
     va_end(ap);
-    rb_buf_puts(b, s);
-    free(s);
+    if (n < 0)
+        return;
+    if ((size_t)n >= avail) {
+        size_t cap = b->cap ? b->cap : 64;
+        while (cap < b->len + (size_t)n + 1)
+            cap *= 2;
+        b->p = rb_xrealloc(b->p, cap);
+        b->cap = cap;
+        va_start(ap, fmt);
+        vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+    }
+    b->len += (size_t)n;
 }
 
 void rb_buf_reset(rb_buf *b)

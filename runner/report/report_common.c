@@ -3,6 +3,7 @@
 
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,6 +61,31 @@ void rb_fmt_duration(double s, char out[32])
         long t = lround(s / 60.0);
         snprintf(out, 32, "%ldh%02ldm", t / 60, t % 60);
     }
+}
+
+cJSON *rb_json_seconds(double s)
+{
+    if (!isfinite(s))
+        return cJSON_CreateNull();
+    char text[48];
+    snprintf(text, sizeof text, "%.3f", rb_round_ms(s));
+    /* trim trailing zeros ("1.500" -> "1.5", "2.000" -> "2") */
+    char *dot = strchr(text, '.');
+    if (dot) {
+        char *end = text + strlen(text) - 1;
+        while (end > dot && *end == '0')
+            *end-- = '\0';
+        if (end == dot)
+            *end = '\0';
+    }
+    if (strcmp(text, "-0") == 0)
+        strcpy(text, "0");
+    return cJSON_CreateRaw(text);
+}
+
+void rb_json_add_seconds(cJSON *obj, const char *key, double s)
+{
+    cJSON_AddItemToObject(obj, key, rb_json_seconds(s));
 }
 
 double rb_round_ms(double s)
@@ -149,7 +175,7 @@ cJSON *rb_json_critical_path(const rb_run *run, int seconds_known)
             cJSON_AddItemToArray(names, rb_json_text(run->steps[k].name));
     }
     if (seconds_known)
-        cJSON_AddNumberToObject(cp, "seconds", rb_round_ms(run->critical_s));
+        rb_json_add_seconds(cp, "seconds", run->critical_s);
     else
         cJSON_AddNullToObject(cp, "seconds");
     return cp;

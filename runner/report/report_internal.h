@@ -32,6 +32,11 @@ void rb_fmt_duration(double s, char out[32]);
 
 /* Seconds rounded to milliseconds, so JSON shows 1.234, not 1.2340000000000002. */
 double rb_round_ms(double s);
+/* Seconds rounded to milliseconds as a JSON number ("1.234"). Printed
+ * directly: cJSON's generic double printing round-trips every number
+ * through sscanf, which dominates a 10,000-step report. */
+cJSON *rb_json_seconds(double s);
+void rb_json_add_seconds(cJSON *obj, const char *key, double s);
 
 /* A cJSON string of s with invalid UTF-8 replaced, or a JSON null for NULL. */
 cJSON *rb_json_text(const char *s);

@@ -25,14 +25,14 @@ static cJSON *step_json(const rb_step_result *st)
     cJSON_AddNumberToObject(o, "attempts", st->attempts);
     cJSON_AddBoolToObject(o, "resumed", st->resumed != 0);
     if (started) {
-        cJSON_AddNumberToObject(o, "start_s", rb_round_ms(st->start_s));
-        cJSON_AddNumberToObject(o, "duration_s", rb_round_ms(st->duration_s));
+        rb_json_add_seconds(o, "start_s", st->start_s);
+        rb_json_add_seconds(o, "duration_s", st->duration_s);
     } else {
         cJSON_AddNullToObject(o, "start_s");
         cJSON_AddNullToObject(o, "duration_s");
     }
     if (st->estimate_s >= 0)
-        cJSON_AddNumberToObject(o, "estimate_s", rb_round_ms(st->estimate_s));
+        rb_json_add_seconds(o, "estimate_s", st->estimate_s);
     else
         cJSON_AddNullToObject(o, "estimate_s");
     cJSON_AddNumberToObject(o, "layer", st->layer);
@@ -60,7 +60,7 @@ static cJSON *report_json(const rb_run *run)
     char started[32];
     rb_iso8601(run->started_wall_ms, started);
     cJSON_AddStringToObject(r, "started", started);
-    cJSON_AddNumberToObject(r, "wall_s", rb_round_ms(run->wall_s));
+    rb_json_add_seconds(r, "wall_s", run->wall_s);
     cJSON_AddNumberToObject(r, "parallel", run->parallel);
     cJSON_AddBoolToObject(r, "resumed", run->resumed != 0);
     cJSON_AddItemToObject(r, "params", run->params ? rb_json_value(run->params)

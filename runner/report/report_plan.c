@@ -84,7 +84,7 @@ static void plan_json(const rb_run *run, FILE *out, int history_runs)
         for (size_t i = 0; needs && i < st->n_needs; i++)
             cJSON_AddItemToArray(needs, rb_json_text(st->needs[i]));
         if (st->estimate_s >= 0)
-            cJSON_AddNumberToObject(o, "estimate_s", rb_round_ms(st->estimate_s));
+            rb_json_add_seconds(o, "estimate_s", st->estimate_s);
         else
             cJSON_AddNullToObject(o, "estimate_s");
         cJSON_AddBoolToObject(o, "predicted", st->effect != RB_EFFECT_READ);
@@ -95,7 +95,7 @@ static void plan_json(const rb_run *run, FILE *out, int history_runs)
     }
     cJSON_AddItemToObject(r, "critical_path", rb_json_critical_path(run, known));
     if (known)
-        cJSON_AddNumberToObject(r, "estimated_s", rb_round_ms(run->critical_s));
+        rb_json_add_seconds(r, "estimated_s", run->critical_s);
     else
         cJSON_AddNullToObject(r, "estimated_s");
     if (history_runs >= 0)
