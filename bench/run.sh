@@ -5,13 +5,15 @@
 #   engine   10,000-step no-op playbook (plan + run), 1,000 steps vs ansible
 #   lro      1,000 concurrent 2-second long-running ARM PUTs against azsim
 #            from one rebound process, vs one alone (see docs/benchmarks.md)
+#   vault    1 GiB into Azurite: rebound vault put vs curl -T vs azcopy, then
+#            rebound vault verify vs curl GET (see docs/vault.md)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=../scripts/lib/deps.sh
 . "$root/scripts/lib/deps.sh"
 
 usage() {
-  echo "usage: bench/run.sh engine|lro" >&2
+  echo "usage: bench/run.sh engine|lro|vault" >&2
   exit 2
 }
 [ $# -eq 1 ] || usage
@@ -88,9 +90,12 @@ bench_engine() {
 
 # shellcheck source=lro.sh
 . "$root/bench/lro.sh"
+# shellcheck source=vault.sh
+. "$root/bench/vault.sh"
 
 case "$1" in
 engine) bench_engine ;;
 lro) bench_lro ;;
+vault) bench_vault ;;
 *) usage ;;
 esac

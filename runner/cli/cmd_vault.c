@@ -677,7 +677,7 @@ int rb_cmd_vault(int argc, char **argv)
     int write = strcmp(a.sub, "put") == 0 || strcmp(a.sub, "hold") == 0;
     rb_vault *v = NULL;
     rb_vault_err err = {{0}};
-    rb_status st = rb_vault_open(&cfg->vault, write, &v, &err);
+    rb_status st = rb_vault_open(cfg, write, &v, &err);
     if (st != RB_OK) {
         char *m = rb_redact(err.msg);
         fprintf(stderr, "rebound vault %s: %s\n", a.sub, m);

@@ -99,8 +99,11 @@ rb_status rb_vault_prune(rb_vault *v, int apply, rb_vault_prune_report *r, rb_va
         }
         rb_vault_entry_free(e);
         if (apply && it->expired && !it->held && !it->protected_by_store) {
-            if (delete_set(v, ids[i], &pe) == RB_OK)
+            rb_status ds = delete_set(v, ids[i], &pe);
+            if (ds == RB_OK)
                 it->deleted = 1;
+            else if (ds == RB_EDENIED)
+                it->protected_by_store = 1; /* the storage said no: its policy holds */
             else
                 it->error = rb_xasprintf("delete failed: %s", pe.msg);
         }

@@ -82,7 +82,7 @@ rb_status rb_vault_store_local_new(const char *dir, rb_vault_store **out, rb_vau
 /* The Azure Blob backend for the config's vault section (kind azure-blob);
  * see store_azure.c. need_write checks the container's immutability policy
  * through ARM first. Caller frees with s->ops->free(s). */
-rb_status rb_vault_store_azure_open(const rb_vault_config *cfg, int need_write,
+rb_status rb_vault_store_azure_open(const rb_config *cfg, int need_write,
                                     rb_vault_store **out, rb_vault_err *err);
 /* When s is an Azure store opened under vault.allow_unlocked on a container
  * that is not locked-immutable: why (for reports). Else NULL. Borrowed. */

@@ -292,8 +292,13 @@ rb_status rb_vault_put(rb_vault *v, const rb_vault_source *src, size_t n,
             return rb_vault_fail(err, RB_EINVAL, "invalid set id \"%s\"", o->set_id);
         }
         snprintf(stats->set_id, sizeof stats->set_id, "%s", o->set_id);
-        if (pend)
-            pending_read(pend, stats->set_id, sizeof stats->set_id, &created);
+        char was[96];
+        int64_t was_created;
+        if (pend && pending_read(pend, was, sizeof was, &was_created) == 0 &&
+            strcmp(was, o->set_id) == 0) {
+            created = was_created; /* the same set, interrupted before */
+            stats->resumed = 1;
+        }
     } else if (pend && pending_read(pend, stats->set_id, sizeof stats->set_id, &created) == 0) {
         stats->resumed = 1;
     } else {
@@ -618,10 +623,11 @@ void rb_vault_ids_free(char **ids, size_t n)
     free(ids);
 }
 
-rb_status rb_vault_open(const rb_vault_config *cfg, int need_write, rb_vault **out,
+rb_status rb_vault_open(const rb_config *config, int need_write, rb_vault **out,
                         rb_vault_err *err)
 {
     *out = NULL;
+    const rb_vault_config *cfg = &config->vault;
     rb_vault_key *signing = NULL, *pub = NULL;
     rb_status st;
     int have_signing = (cfg->signing_key_env && *cfg->signing_key_env &&
@@ -658,7 +664,7 @@ rb_status rb_vault_open(const rb_vault_config *cfg, int need_write, rb_vault **o
     if (strcmp(kind, "local") == 0) {
         st = rb_vault_store_local_new(cfg->path ? cfg->path : ".rebound/vault", &store, err);
     } else if (strcmp(kind, "azure-blob") == 0) {
-        st = rb_vault_store_azure_open(cfg, need_write, &store, err);
+        st = rb_vault_store_azure_open(config, need_write, &store, err);
     } else {
         st = rb_vault_fail(err, RB_EINVAL, "unknown vault.kind \"%s\"", kind);
     }

@@ -24,10 +24,10 @@
 typedef struct rb_vault rb_vault;
 
 /* Opens the vault the config's vault section describes (local directory or
- * Azure Blob container; see vault_azure.c for what Azure checks before a
+ * Azure Blob container; see store_azure.c for what Azure checks before a
  * write). need_write loads the signing key and, for Azure, checks the
  * container's immutability policy. Caller frees with rb_vault_close(). */
-rb_status rb_vault_open(const rb_vault_config *cfg, int need_write, rb_vault **out,
+rb_status rb_vault_open(const rb_config *cfg, int need_write, rb_vault **out,
                         rb_vault_err *err);
 /* Wraps a store; the vault takes ownership of store and of both keys (each
  * may be NULL), freed by rb_vault_close. block_size 0 = 8 MiB,
@@ -148,6 +148,7 @@ typedef struct rb_vault_verify_opts {
     const char *set_id;     /* NULL: every set */
     double sample_pct;      /* 0 or >= 100: every block; else this % of blocks */
     uint64_t seed;          /* for the sample */
+    int parallel;           /* blocks read at once; 0 = 4 (memory: that many blocks) */
     rb_vault_progress_fn progress;
     void *progress_user;
 } rb_vault_verify_opts;

@@ -3,6 +3,7 @@
  * seeded sample) compared with the manifest's SHA-256. Problems are
  * collected, not fatal: the report names each missing or corrupt object. */
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +48,139 @@ static uint64_t next_rand(uint64_t *s)
     return z ^ (z >> 31);
 }
 
+/* Parallel read-ahead: worker k reads the blocks k, k+P, k+2P... of the
+ * list into its own slot and hashes them; the consumer takes them in list
+ * order. Memory: P block buffers. */
+typedef struct rd_slot {
+    unsigned char *data;
+    size_t len;
+    char sha[65];
+    size_t pos;     /* list position held, or SIZE_MAX when empty */
+    int failed;
+} rd_slot;
+
+typedef struct block_reader {
+    rb_vault *v;
+    const char *name;
+    const rb_vault_object_meta *om;
+    const size_t *idx;
+    size_t n_idx, block_cap;
+    int p, stop;
+    rd_slot *slots;
+    pthread_t *th;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    rb_vault_err err;
+} block_reader;
+
+typedef struct rd_worker {
+    block_reader *br;
+    int k;
+} rd_worker;
+
+static void *rd_main(void *arg)
+{
+    rd_worker *w = arg;
+    block_reader *br = w->br;
+    rd_slot *sl = &br->slots[w->k];
+    for (size_t i = (size_t)w->k; i < br->n_idx; i += (size_t)br->p) {
+        pthread_mutex_lock(&br->mu);
+        while (sl->pos != SIZE_MAX && !br->stop)
+            pthread_cond_wait(&br->cv, &br->mu);
+        int stop = br->stop;
+        pthread_mutex_unlock(&br->mu);
+        if (stop)
+            break;
+        size_t b = br->idx[i];
+        uint64_t off = (uint64_t)b * br->om->block_size;
+        uint64_t left = br->om->size - off;
+        size_t len = (size_t)(left < br->om->block_size ? left : br->om->block_size);
+        size_t got = 0;
+        rb_vault_err e;
+        rb_status st = len > br->block_cap
+                           ? rb_vault_fail(&e, RB_ECORRUPT, "the block size is beyond the limit")
+                           : br->v->store->ops->get(br->v->store, br->name, off, sl->data, len,
+                                                    &got, &e);
+        if (st == RB_OK && got != len)
+            st = rb_vault_fail(&e, RB_ECORRUPT, "short read (%zu of %zu bytes)", got, len);
+        if (st == RB_OK)
+            rb_sha256_hex(sl->data, len, sl->sha);
+        pthread_mutex_lock(&br->mu);
+        sl->len = len;
+        sl->failed = st != RB_OK;
+        if (st != RB_OK && !br->err.msg[0])
+            br->err = e;
+        sl->pos = i;
+        pthread_cond_broadcast(&br->cv);
+        pthread_mutex_unlock(&br->mu);
+        if (st != RB_OK)
+            break;
+    }
+    free(w);
+    return NULL;
+}
+
+static void read_blocks(block_reader *br, int p)
+{
+    if (p > 16)
+        p = 16;
+    br->p = p;
+    br->err.msg[0] = '\0';
+    pthread_mutex_init(&br->mu, NULL);
+    pthread_cond_init(&br->cv, NULL);
+    br->slots = rb_xcalloc((size_t)p, sizeof *br->slots);
+    br->th = rb_xcalloc((size_t)p, sizeof *br->th);
+    size_t want = br->om->block_size < br->block_cap ? (size_t)br->om->block_size : br->block_cap;
+    for (int k = 0; k < p; k++) {
+        br->slots[k].pos = SIZE_MAX;
+        br->slots[k].data = rb_xmalloc(want ? want : 1);
+    }
+    for (int k = 0; k < p; k++) {
+        rd_worker *w = rb_xmalloc(sizeof *w);
+        w->br = br;
+        w->k = k;
+        pthread_create(&br->th[k], NULL, rd_main, w);
+    }
+}
+
+/* The slot holding list position i, or NULL when its read failed. */
+static rd_slot *take_block(block_reader *br, size_t i)
+{
+    rd_slot *sl = &br->slots[i % (size_t)br->p];
+    pthread_mutex_lock(&br->mu);
+    while (sl->pos != i)
+        pthread_cond_wait(&br->cv, &br->mu);
+    int failed = sl->failed;
+    pthread_mutex_unlock(&br->mu);
+    return failed ? NULL : sl;
+}
+
+static void give_back(block_reader *br, size_t i)
+{
+    pthread_mutex_lock(&br->mu);
+    br->slots[i % (size_t)br->p].pos = SIZE_MAX;
+    pthread_cond_broadcast(&br->cv);
+    pthread_mutex_unlock(&br->mu);
+}
+
+static void finish_blocks(block_reader *br)
+{
+    pthread_mutex_lock(&br->mu);
+    br->stop = 1;
+    for (int k = 0; k < br->p; k++)
+        br->slots[k].pos = SIZE_MAX;
+    pthread_cond_broadcast(&br->cv);
+    pthread_mutex_unlock(&br->mu);
+    for (int k = 0; k < br->p; k++)
+        pthread_join(br->th[k], NULL);
+    for (int k = 0; k < br->p; k++)
+        free(br->slots[k].data);
+    free(br->slots);
+    free(br->th);
+    pthread_mutex_destroy(&br->mu);
+    pthread_cond_destroy(&br->cv);
+}
+
 static void verify_object(rb_vault *v, const rb_vault_verify_opts *o, const char *set,
                           const rb_vault_object_meta *om, unsigned char *buf, size_t cap,
                           rb_vault_verify_report *r)
@@ -83,42 +217,45 @@ static void verify_object(rb_vault *v, const rb_vault_verify_opts *o, const char
     EVP_MD_CTX *whole = full ? EVP_MD_CTX_new() : NULL;
     if (whole && EVP_DigestInit_ex(whole, rb_sha256(), NULL) != 1)
         rb_die_oom();
+    /* The blocks to read, in order. */
+    size_t *idx = rb_xcalloc(om->n_blocks ? om->n_blocks : 1, sizeof *idx);
+    size_t n_idx = 0;
+    for (size_t b = 0; b < om->n_blocks; b++)
+        if (full || b == must ||
+            (double)(next_rand(&rs) % 1000000) < o->sample_pct * 10000.0)
+            idx[n_idx++] = b;
+    block_reader br = {.v = v, .name = name, .om = om, .idx = idx, .n_idx = n_idx,
+                       .block_cap = cap};
     size_t bad = 0, first_bad = 0;
     int read_failed = 0;
-    for (size_t b = 0; b < om->n_blocks; b++) {
-        int take = full || b == must ||
-                   (double)(next_rand(&rs) % 1000000) < o->sample_pct * 10000.0;
-        if (!take)
-            continue;
-        uint64_t off = (uint64_t)b * om->block_size;
-        size_t len = (size_t)(om->size - off < om->block_size ? om->size - off : om->block_size);
-        if (len > cap) {
-            add_problem(r, set, om->name, "corrupt: block size %llu is beyond the limit",
-                        (unsigned long long)om->block_size);
+    read_blocks(&br, o->parallel > 0 ? o->parallel : 4);
+    for (size_t i = 0; i < n_idx; i++) {
+        /* Consumed in order: the whole-object hash needs the bytes in order. */
+        rd_slot *sl = take_block(&br, i);
+        if (!sl) {
+            add_problem(r, set, om->name, "unreadable at block %zu: %s", idx[i], br.err.msg);
             read_failed = 1;
             break;
         }
-        size_t got = 0;
-        st = v->store->ops->get(v->store, name, off, buf, len, &got, &e);
-        if (st != RB_OK || got != len) {
-            add_problem(r, set, om->name, "unreadable at block %zu: %s", b,
-                        st != RB_OK ? e.msg : "short read");
-            read_failed = 1;
-            break;
-        }
+        size_t b = idx[i];
         r->blocks_checked++;
-        r->bytes_read += len;
-        char sha[65];
-        rb_sha256_hex(buf, len, sha);
-        if (strcmp(sha, om->blocks[b]) != 0) {
+        r->bytes_read += sl->len;
+        if (strcmp(sl->sha, om->blocks[b]) != 0) {
             if (!bad++)
                 first_bad = b;
         }
         if (whole)
-            EVP_DigestUpdate(whole, buf, len);
-        if (o->progress && o->progress(o->progress_user, om->name, off + len, om->size))
+            EVP_DigestUpdate(whole, sl->data, sl->len);
+        uint64_t end = (uint64_t)b * om->block_size + sl->len;
+        give_back(&br, i);
+        if (o->progress && o->progress(o->progress_user, om->name, end, om->size)) {
+            read_failed = 1;
             break;
+        }
     }
+    finish_blocks(&br);
+    free(idx);
+    (void)buf;
     if (bad)
         add_problem(r, set, om->name,
                     "corrupt: %zu block(s) do not match their SHA-256, first block %zu "
@@ -169,12 +306,8 @@ static rb_status verify_set(rb_vault *v, const rb_vault_verify_opts *o, const ch
     }
     for (size_t i = 0; i < m->n_objects; i++) {
         const rb_vault_object_meta *om = &m->objects[i];
-        size_t want = om->block_size <= (256u << 20) ? (size_t)om->block_size : (256u << 20);
-        if (want > *cap) {
-            free(*buf);
-            *buf = rb_xmalloc(want);
-            *cap = want;
-        }
+        /* Buffers are per read worker (read_blocks); this only bounds them. */
+        *cap = 256u << 20;
         verify_object(v, o, set, om, *buf, *cap, r);
     }
     rb_vault_manifest_free(m);
