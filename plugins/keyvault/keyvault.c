@@ -87,6 +87,26 @@ static const rb_field purge_out[] = {
     {.name = "purged", .type = RB_TBOOL, .help = "and purged"},
     {.name = "note", .type = RB_TSTRING, .help = "what happened"},
     {0}};
+static const rb_field backup_out[] = {
+    {.name = "set_id", .type = RB_TSTRING, .help = "the backup set written"},
+    {.name = "items", .type = RB_TINT, .help = "items backed up"},
+    {.name = "bytes", .type = RB_TINT, .help = "bytes stored"},
+    {.name = "counts", .type = RB_TMAP, .help = "items per kind"},
+    {0}};
+static const rb_field restore_params[] = {
+    {.name = "subscription", .type = RB_TSTRING, .required = 1, .help = "subscription id"},
+    {.name = "resource_group", .type = RB_TSTRING, .required = 1, .help = "resource group"},
+    {.name = "name", .type = RB_TSTRING, .required = 1, .help = "the vault to restore into"},
+    {.name = "set_id", .type = RB_TSTRING, .default_json = "\"\"", .help = "the set to restore"},
+    {.name = "source", .type = RB_TSTRING, .default_json = "\"\"",
+     .help = "or: the backed-up vault's resource id, for its newest set"},
+    {0}};
+static const rb_field restore_out[] = {
+    {.name = "set_id", .type = RB_TSTRING, .help = "the set restored"},
+    {.name = "restored", .type = RB_TINT, .help = "items restored"},
+    {.name = "recovered", .type = RB_TINT, .help = "items that were soft-deleted and recovered"},
+    {.name = "conflicts", .type = RB_TLIST, .help = "items live in the target: not overwritten"},
+    {0}};
 static const rb_field properties_out[] = {
     {.name = "id", .type = RB_TSTRING, .help = "ARM resource id"},
     {.name = "location", .type = RB_TSTRING, .help = "region"},
@@ -124,6 +144,13 @@ static const rb_action actions[] = {
      .summary = "Delete and purge a vault, only if a drill with this id created it",
      .effect = RB_EFFECT_DESTRUCTIVE, .params = drill_vault_params, .outputs = purge_out,
      .run = kv_purge_drill_vault, .plan = kv_purge_drill_vault_plan},
+    {.name = "backup", .summary = "Key Vault backups of every item, as one signed set in the backup vault",
+     .effect = RB_EFFECT_WRITE, .params = vault_params, .outputs = backup_out, .run = kv_backup,
+     .plan = kv_backup_plan},
+    {.name = "restore",
+     .summary = "Restore a set into a vault (same subscription and geography); never overwrites",
+     .effect = RB_EFFECT_WRITE, .params = restore_params, .outputs = restore_out,
+     .run = kv_restore, .plan = kv_restore_plan},
 };
 
 static const rb_plugin plugin = {
@@ -136,8 +163,8 @@ static const rb_plugin plugin = {
 
 RB_PLUGIN_EXPORT int rb_plugin_init(const rb_host_api *h, const rb_plugin **out, char **errmsg)
 {
-    if (!RB_HOST_HAS(h, vault_call)) {
-        *errmsg = h->str_dup("keyvault needs a host with plugin ABI 1.1 (Azure routines)");
+    if (!RB_HOST_HAS(h, backup_get)) {
+        *errmsg = h->str_dup("keyvault needs a host with plugin ABI 1.2 (Azure and backup routines)");
         return RB_EABI;
     }
     kv_host = h;

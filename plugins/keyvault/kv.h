@@ -32,5 +32,9 @@ rb_status kv_create_drill_vault(rb_ctx *ctx, const rb_value *args, rb_value **ou
 rb_status kv_create_drill_vault_plan(rb_ctx *ctx, const rb_value *args, rb_value **out);
 rb_status kv_purge_drill_vault(rb_ctx *ctx, const rb_value *args, rb_value **out);
 rb_status kv_purge_drill_vault_plan(rb_ctx *ctx, const rb_value *args, rb_value **out);
+rb_status kv_backup(rb_ctx *ctx, const rb_value *args, rb_value **out);
+rb_status kv_backup_plan(rb_ctx *ctx, const rb_value *args, rb_value **out);
+rb_status kv_restore(rb_ctx *ctx, const rb_value *args, rb_value **out);
+rb_status kv_restore_plan(rb_ctx *ctx, const rb_value *args, rb_value **out);
 
 #endif

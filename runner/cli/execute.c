@@ -19,6 +19,7 @@
 #include "core/values.h"
 #include "engine/history.h"
 #include "plugin/azure_session.h"
+#include "plugin/vault_session.h"
 #include "engine/scheduler.h"
 #include "report/report.h"
 
@@ -294,8 +295,10 @@ static int execute(rb_cli *cli, rb_session *s, exec_args *a)
                 run.run_dir ? run.run_dir : "");
 
     rb_azure_session *azure = rb_azure_session_new(s->cfg, cli->trace_http);
+    rb_vault_session *vault = rb_vault_session_new(s->cfg);
     rb_sched_opts o = {
         .azure = azure,
+        .vault = vault,
         .mode = run.mode,
         .parallel = run.parallel,
         .continue_on_failure = cli->keep_going || strcmp(s->cfg->run.failure_policy, "continue") == 0,
@@ -319,6 +322,7 @@ static int execute(rb_cli *cli, rb_session *s, exec_args *a)
     rb_progress_finish(prog, &run);
     rb_progress_free(prog);
     rb_azure_session_free(azure);
+    rb_vault_session_free(vault);
     rb_event_run(events, &run, rb_run_status_name(run.status));
     if (events)
         fclose(events);

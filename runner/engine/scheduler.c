@@ -382,6 +382,7 @@ static rb_call_outcome hook_call(void *data, const rb_loaded_plugin *p, const rb
     jb->ctx.save_op = save_op;
     jb->ctx.save_op_data = jb;
     jb->ctx.azure = o->azure;
+    jb->ctx.vault = o->vault;
     if (jb->use_plan) {
         /* Predictions are cheap and side-effect free by contract: answer
          * them here rather than through a worker thread. */

@@ -31,6 +31,7 @@ typedef struct rb_sched_opts {
     const atomic_int *interrupted;  /* set by SIGINT/SIGTERM */
     const char *run_dir;            /* NULL in plan mode */
     struct rb_azure_session *azure; /* the run's Azure access (ctx->azure), or NULL */
+    struct rb_vault_session *vault; /* the run's backup vault (ctx->vault), or NULL */
 } rb_sched_opts;
 
 /* Runs every step of run (prepared by rb_run_prepare). Returns 0 when the

@@ -33,6 +33,7 @@ struct rb_ctx {
     rb_save_op_fn save_op;
     void *save_op_data;
     struct rb_azure_session *azure; /* the run's Azure access, or NULL */
+    struct rb_vault_session *vault; /* the run's backup vault, or NULL */
 };
 
 /* Initialises a ctx (all fields zero/NULL, settings an empty map). */
@@ -51,6 +52,14 @@ rb_status rb_host_arm_list(rb_ctx *ctx, const char *path, const char *api_versio
 rb_status rb_host_vault_call(rb_ctx *ctx, const char *vault, const char *method, const char *path,
                              const char *api_version, const rb_value *body, rb_value **response,
                              int *http_status);
+
+/* The backup-vault routines of the host table (host_vault.c). */
+rb_status rb_host_backup_put(rb_ctx *ctx, const char *source_id, const char *kind,
+                             const rb_value *objects, rb_value **set);
+rb_status rb_host_backup_list(rb_ctx *ctx, const char *source_id, const char *kind,
+                              rb_value **sets);
+rb_status rb_host_backup_get(rb_ctx *ctx, const char *set_id, const char *object,
+                             rb_value **data);
 
 /* The host table handed to every plugin. Static; never NULL. */
 const rb_host_api *rb_host_api_get(void);

@@ -225,6 +225,9 @@ static const rb_host_api host_api = {
     .arm_call = rb_host_arm_call,
     .arm_list = rb_host_arm_list,
     .vault_call = rb_host_vault_call,
+    .backup_put = rb_host_backup_put,
+    .backup_list = rb_host_backup_list,
+    .backup_get = rb_host_backup_get,
 };
 
 const rb_host_api *rb_host_api_get(void) { return &host_api; }

@@ -9,7 +9,7 @@ TMP="$(mktemp -d)"
 AZSIM_PID=
 cleanup() {
   [ -n "$AZSIM_PID" ] && kill "$AZSIM_PID" 2>/dev/null && wait "$AZSIM_PID" 2>/dev/null
-  rm -rf "$TMP"
+  [ -n "${KEEP:-}" ] || rm -rf "$TMP"
 }
 trap cleanup EXIT
 cd "$TMP"
@@ -75,6 +75,16 @@ auth:
   client_secret_env: KV_TEST_SECRET
 YAML
 export KV_TEST_SECRET="$SECRET"
+# The backup vault: a local directory with an Ed25519 signing key.
+openssl genpkey -algorithm ed25519 -out sign.pem 2>/dev/null
+openssl pkey -in sign.pem -pubout -out pub.pem 2>/dev/null
+cat >>rebound.yaml <<YAML
+vault:
+  kind: local
+  path: $TMP/backups
+  signing_key_file: $TMP/sign.pem
+  public_key_file: $TMP/pub.pem
+YAML
 cat >kv.lua <<'LUA'
 playbook { name = "kv-inventory", params = { vault = "string" } }
 local kv = plugin "keyvault"
@@ -163,7 +173,37 @@ code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$CA" -H "Authorization: 
   "https://127.0.0.1:$PORT/subscriptions/$S/resourceGroups/rg-kv/providers/Microsoft.KeyVault/vaults/kvscratch?api-version=2023-07-01")
 check "the refused vault still exists ($code)" test "$code" = 200
 
-artifacts=(r1/* r2/* r3/* r4/* r5/* r6/* ev.jsonl out1.txt out2.txt out3.txt out4.txt out5.txt out6.txt)
+# Backup into the signed vault, restore into another vault of the subscription.
+cat >backup.lua <<'LUA'
+playbook { name = "kv-backup-restore", params = { into = "string" } }
+local kv = plugin "keyvault"
+local function at(name)
+  return { subscription = "22222222-2222-2222-2222-222222222222", resource_group = "rg-kv", name = name }
+end
+step "backup" { effect = "write", run = function() return kv.backup(at("kvinv")) end }
+step "restore" { needs = "backup", effect = "write", run = function(ctx)
+  local a = at(ctx.params.into); a.set_id = ctx.outputs.backup.set_id
+  return kv.restore(a) end }
+step "check" { needs = "restore", run = function(ctx) return kv.inventory(at(ctx.params.into)) end }
+LUA
+"$REBOUND" run "${PD[@]}" --run-dir r7 -P into=kvweak backup.lua >out7.txt 2>&1
+rc=$?
+check "backup and restore succeeded (exit $rc)" test "$rc" -eq 0
+[ "$rc" -eq 0 ] || sed 's/^/  | /' out7.txt >&2
+# 32 secrets: the 31 live ones plus "old", recovered above.
+check "every item backed up (32 secrets, 2 keys, 1 certificate)" \
+  jq -e '.steps[] | select(.name=="backup") | .outputs | .counts.secrets == 32 and .counts.keys == 2 and .counts.certificates == 1 and .items == 35' r7/report.json
+check "every item restored into the other vault" \
+  jq -e '.steps[] | select(.name=="restore") | .outputs | .restored == 35 and (.conflicts | length) == 0' r7/report.json
+check "the restored vault holds them" \
+  jq -e '.steps[] | select(.name=="check") | .outputs.counts | .secrets == 32 and .keys == 2 and .certificates == 1' r7/report.json
+check "the backup vault verifies (signature, hashes)" "$REBOUND" vault verify -q -c rebound.yaml
+"$REBOUND" run "${PD[@]}" --run-dir r8 -P into=kvweak backup.lua >out8.txt 2>&1
+check "restoring over live items reports conflicts, overwrites nothing" \
+  jq -e '.steps[] | select(.name=="restore") | .outputs | .restored == 0 and (.conflicts | length) == 35' r8/report.json
+check "no secret value in the backup vault" bash -c "! grep -rlE 'Value-Of-Secret|Rotated-Value' $TMP/backups"
+
+artifacts=(r1/* r2/* r3/* r4/* r5/* r6/* r7/* r8/* ev.jsonl out1.txt out2.txt out3.txt out4.txt out5.txt out6.txt out7.txt out8.txt)
 check "no secret value in any artifact" bash -c "! grep -lE 'Value-Of-Secret|Rotated-Value|Old-Secret-Value' ${artifacts[*]}"
 check "no client secret in any artifact or the trace" bash -c "! grep -l -- '$SECRET' ${artifacts[*]} trace.txt"
 check "inventory never fetched a secret value (trace)" bash -c "! grep -lE 'Value-Of-Secret|Rotated-Value' trace.txt"

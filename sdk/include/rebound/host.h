@@ -142,6 +142,29 @@ struct rb_host_api {
     rb_status (*vault_call)(rb_ctx *ctx, const char *vault, const char *method, const char *path,
                             const char *api_version, const rb_value *body, rb_value **response,
                             int *http_status);
+
+    /* --- the backup vault (ABI 1.2) ---------------------------------------- */
+    /* The run's backup vault is the config's `vault` (a local directory by
+     * default; a WORM Blob container in production). Sets are signed and
+     * never overwritten.
+     *
+     * Writes one backup set: objects is a map of object name -> bytes or
+     * string (the whole set in memory: for small objects such as Key Vault
+     * backups). The call's idempotency key resumes a set an interrupted
+     * attempt left unfinished. On RB_OK *set is a new map
+     * {set_id, bytes, objects}. */
+    rb_status (*backup_put)(rb_ctx *ctx, const char *source_id, const char *kind,
+                            const rb_value *objects, rb_value **set);
+    /* The sets of a source (source_id NULL: any; kind NULL: any kind), newest
+     * first: a new list of {set_id, created, created_s, kind, source_id,
+     * objects, bytes, names}. Sets whose signature does not verify are left
+     * out. */
+    rb_status (*backup_list)(rb_ctx *ctx, const char *source_id, const char *kind,
+                             rb_value **sets);
+    /* Reads one object back, checking its block and whole hashes and the
+     * set's signature: *data is new bytes (objects up to 64 MiB). */
+    rb_status (*backup_get)(rb_ctx *ctx, const char *set_id, const char *object,
+                            rb_value **data);
 };
 
 /* Non-zero when the host table is large enough to contain `field`. */

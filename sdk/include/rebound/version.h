@@ -7,11 +7,12 @@
  * with minor >= N of the same major.
  *
  *   1.0  values, logging, errors, progress, idempotency keys, operations
- *   1.1  Azure: arm_call, arm_list, vault_call */
+ *   1.1  Azure: arm_call, arm_list, vault_call
+ *   1.2  the backup vault: backup_put, backup_list, backup_get */
 #ifndef REBOUND_VERSION_H
 #define REBOUND_VERSION_H
 
 #define RB_ABI_MAJOR 1
-#define RB_ABI_MINOR 1
+#define RB_ABI_MINOR 2
 
 #endif

@@ -1,0 +1,212 @@
+/* keyvault.backup and keyvault.restore: Key Vault's own backup blobs
+ * (opaque, encrypted by the service; no secret value is ever seen in
+ * clear) stored as one signed set in the backup vault, and restored into a
+ * vault of the same subscription and geography. */
+#include <string.h>
+
+#include "kv.h"
+
+static const char *const kinds[] = {"certificates", "keys", "secrets"};
+
+/* Names of the items of one kind, skipping the secret and key Key Vault
+ * manages for each certificate (the certificate's backup carries them). */
+static rb_status item_names(rb_ctx *ctx, const char *vault, const char *kind, rb_value **names)
+{
+    rb_value *items = NULL;
+    char *path = kv_host->str_format("/%s", kind);
+    rb_status st = kv_list_all(ctx, vault, path, &items);
+    kv_host->mem_free(path);
+    if (st != RB_OK)
+        return st;
+    const char *id_field = strcmp(kind, "keys") == 0 ? "kid" : "id";
+    *names = kv_host->value_list();
+    for (size_t i = 0; i < kv_host->value_len(items); i++) {
+        const rb_value *item = kv_host->list_get(items, i);
+        if (kv_host->map_get_bool(item, "managed", 0))
+            continue;
+        kv_host->list_append(*names, kv_id_segment(kv_host->map_get_string(item, id_field, NULL), 0));
+    }
+    kv_host->value_free(items);
+    return RB_OK;
+}
+
+rb_status kv_backup(rb_ctx *ctx, const rb_value *args, rb_value **out)
+{
+    const char *vault = kv_host->map_get_string(args, "name", "");
+    rb_value *objects = kv_host->value_map();
+    rb_value *counts = kv_host->value_map();
+    rb_status st = RB_OK;
+    for (size_t k = 0; k < 3 && st == RB_OK; k++) {
+        rb_value *names = NULL;
+        st = item_names(ctx, vault, kinds[k], &names);
+        if (st != RB_OK)
+            break;
+        size_t n = kv_host->value_len(names);
+        for (size_t i = 0; i < n && st == RB_OK; i++) {
+            const char *name = kv_host->value_as_string(kv_host->list_get(names, i));
+            if (!name)
+                continue;
+            char *path = kv_host->str_format("/%s/%s/backup", kinds[k], name);
+            rb_value *resp = NULL;
+            st = kv_host->vault_call(ctx, vault, "POST", path, KV_DATA_API, NULL, &resp, NULL);
+            kv_host->mem_free(path);
+            const char *blob = kv_host->map_get_string(resp, "value", NULL);
+            if (st == RB_OK && !blob) {
+                kv_host->set_error(ctx, "%s/%s: the backup answer has no value", kinds[k], name);
+                st = RB_EPROTO;
+            }
+            if (st == RB_OK) {
+                char *object = kv_host->str_format("%s/%s", kinds[k], name);
+                kv_host->map_set(objects, object, kv_host->value_string(blob));
+                kv_host->mem_free(object);
+            }
+            kv_host->value_free(resp);
+            if (kv_host->progress(ctx, i + 1, n))
+                st = RB_ECANCELED;
+        }
+        kv_host->map_set(counts, kinds[k], kv_host->value_int((int64_t)n));
+        kv_host->value_free(names);
+    }
+    if (st == RB_OK && kv_host->value_len(objects) == 0) {
+        kv_host->set_error(ctx, "vault %s has nothing to back up", vault);
+        st = RB_ENOTFOUND;
+    }
+    rb_value *set = NULL;
+    if (st == RB_OK) {
+        char *id = kv_vault_id(args);
+        st = kv_host->backup_put(ctx, id, "keyvault", objects, &set);
+        kv_host->mem_free(id);
+    }
+    kv_host->value_free(objects);
+    if (st != RB_OK) {
+        kv_host->value_free(counts);
+        return st;
+    }
+    rb_value *o = kv_host->value_map();
+    kv_host->map_set(o, "set_id", kv_host->value_copy(kv_host->map_get(set, "set_id")));
+    kv_host->map_set(o, "items", kv_host->value_copy(kv_host->map_get(set, "objects")));
+    kv_host->map_set(o, "bytes", kv_host->value_copy(kv_host->map_get(set, "bytes")));
+    kv_host->map_set(o, "counts", counts);
+    kv_host->value_free(set);
+    *out = o;
+    return RB_OK;
+}
+
+rb_status kv_backup_plan(rb_ctx *ctx, const rb_value *args, rb_value **out)
+{
+    (void)ctx;
+    (void)args;
+    rb_value *o = kv_host->value_map();
+    kv_host->map_set(o, "set_id", kv_host->value_string("(the new backup set)"));
+    kv_host->map_set(o, "items", kv_host->value_int(0));
+    kv_host->map_set(o, "bytes", kv_host->value_int(0));
+    kv_host->map_set(o, "counts", kv_host->value_map());
+    *out = o;
+    return RB_OK;
+}
+
+/* The set to restore: set_id, or the newest set of `source` (a vault id). */
+static rb_status find_set(rb_ctx *ctx, const rb_value *args, rb_value **found)
+{
+    const char *set_id = kv_host->map_get_string(args, "set_id", "");
+    const char *source = kv_host->map_get_string(args, "source", "");
+    rb_value *sets = NULL;
+    rb_status st = kv_host->backup_list(ctx, *source ? source : NULL, "keyvault", &sets);
+    if (st != RB_OK)
+        return st;
+    for (size_t i = 0; i < kv_host->value_len(sets); i++) {
+        const rb_value *s = kv_host->list_get(sets, i);
+        if (!*set_id || strcmp(kv_host->map_get_string(s, "set_id", ""), set_id) == 0) {
+            *found = kv_host->value_copy(s);
+            kv_host->value_free(sets);
+            return RB_OK;
+        }
+    }
+    kv_host->value_free(sets);
+    kv_host->set_error(ctx, "no Key Vault backup set %s%s%s in the backup vault",
+                       *set_id ? set_id : "", *set_id ? "" : "of ", *set_id ? "" : source);
+    return RB_ENOTFOUND;
+}
+
+rb_status kv_restore(rb_ctx *ctx, const rb_value *args, rb_value **out)
+{
+    const char *vault = kv_host->map_get_string(args, "name", "");
+    if (!*kv_host->map_get_string(args, "set_id", "") && !*kv_host->map_get_string(args, "source", "")) {
+        kv_host->set_error(ctx, "give set_id, or source (the backed-up vault's id) for its newest set");
+        return RB_EINVAL;
+    }
+    rb_value *set = NULL;
+    rb_status st = find_set(ctx, args, &set);
+    if (st != RB_OK)
+        return st;
+    const char *set_id = kv_host->map_get_string(set, "set_id", "");
+    const rb_value *names = kv_host->map_get(set, "names");
+    int64_t restored = 0, recovered = 0;
+    rb_value *conflicts = kv_host->value_list();
+    size_t n = kv_host->value_len(names);
+    for (size_t i = 0; i < n && st == RB_OK; i++) {
+        const char *object = kv_host->value_as_string(kv_host->list_get(names, i));
+        const char *slash = object ? strchr(object, '/') : NULL;
+        if (!slash)
+            continue;
+        char *kind = kv_host->str_format("%.*s", (int)(slash - object), object);
+        const char *item = slash + 1;
+        rb_value *blob = NULL;
+        st = kv_host->backup_get(ctx, set_id, object, &blob);
+        if (st == RB_OK) {
+            size_t len = 0;
+            const char *text = kv_host->value_as_bytes(blob, &len);
+            rb_value *body = kv_host->value_map();
+            kv_host->map_set(body, "value", kv_host->value_string(text ? text : ""));
+            char *path = kv_host->str_format("/%s/restore", kind);
+            st = kv_host->vault_call(ctx, vault, "POST", path, KV_DATA_API, body, NULL, NULL);
+            kv_host->mem_free(path);
+            kv_host->value_free(body);
+            if (st == RB_OK) {
+                restored++;
+            } else if (st == RB_ECONFLICT || st == RB_EEXISTS) {
+                /* Soft-deleted in the target: recover it; live: a conflict
+                 * that is reported, never overwritten. */
+                char *rpath = kv_host->str_format("/deleted%s/%s/recover", kind, item);
+                st = kv_host->vault_call(ctx, vault, "POST", rpath, KV_DATA_API, NULL, NULL, NULL);
+                kv_host->mem_free(rpath);
+                if (st == RB_OK) {
+                    recovered++;
+                } else if (st == RB_ENOTFOUND) {
+                    kv_host->list_append(conflicts, kv_host->value_string(object));
+                    st = RB_OK;
+                }
+            }
+        }
+        kv_host->value_free(blob);
+        kv_host->mem_free(kind);
+        if (st == RB_OK && kv_host->progress(ctx, i + 1, n))
+            st = RB_ECANCELED;
+    }
+    if (st != RB_OK) {
+        kv_host->value_free(conflicts);
+        kv_host->value_free(set);
+        return st;
+    }
+    rb_value *o = kv_host->value_map();
+    kv_host->map_set(o, "set_id", kv_host->value_string(set_id));
+    kv_host->map_set(o, "restored", kv_host->value_int(restored));
+    kv_host->map_set(o, "recovered", kv_host->value_int(recovered));
+    kv_host->map_set(o, "conflicts", conflicts);
+    kv_host->value_free(set);
+    *out = o;
+    return RB_OK;
+}
+
+rb_status kv_restore_plan(rb_ctx *ctx, const rb_value *args, rb_value **out)
+{
+    (void)ctx;
+    rb_value *o = kv_host->value_map();
+    kv_host->map_set(o, "set_id",
+                     kv_host->value_string(kv_host->map_get_string(args, "set_id", "(newest)")));
+    kv_host->map_set(o, "restored", kv_host->value_int(0));
+    kv_host->map_set(o, "recovered", kv_host->value_int(0));
+    kv_host->map_set(o, "conflicts", kv_host->value_list());
+    *out = o;
+    return RB_OK;
+}

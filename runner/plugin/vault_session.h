@@ -1,0 +1,22 @@
+/* The backup vault of one run, as plugins see it through the host table:
+ * opened on first use from the config's `vault` section, one operation at a
+ * time (plugin actions call in from worker threads). */
+#ifndef REBOUND_RUNNER_VAULT_SESSION_H
+#define REBOUND_RUNNER_VAULT_SESSION_H
+
+#include "config/config.h"
+
+typedef struct rb_vault rb_vault;
+typedef struct rb_vault_session rb_vault_session;
+
+/* cfg is borrowed and must outlive the session. */
+rb_vault_session *rb_vault_session_new(const rb_config *cfg);
+void rb_vault_session_free(rb_vault_session *s); /* NULL is fine */
+
+/* Opens the vault if needed and locks it for one operation: returns it, or
+ * NULL with a message (no secrets) in err. Every successful acquire needs
+ * a release. */
+rb_vault *rb_vault_session_acquire(rb_vault_session *s, char *err, size_t errlen);
+void rb_vault_session_release(rb_vault_session *s);
+
+#endif
