@@ -107,6 +107,35 @@ static const rb_field restore_out[] = {
     {.name = "recovered", .type = RB_TINT, .help = "items that were soft-deleted and recovered"},
     {.name = "conflicts", .type = RB_TLIST, .help = "items live in the target: not overwritten"},
     {0}};
+static const rb_field verify_params[] = {
+    {.name = "subscription", .type = RB_TSTRING, .required = 1, .help = "subscription id"},
+    {.name = "resource_group", .type = RB_TSTRING, .required = 1, .help = "resource group"},
+    {.name = "name", .type = RB_TSTRING, .required = 1, .help = "vault name"},
+    {.name = "rpo_minutes", .type = RB_TINT, .default_json = "1440",
+     .help = "the newest backup may be at most this old"},
+    {.name = "now", .type = RB_TINT, .required = 1, .help = "current time, Unix seconds (os.time())"},
+    {0}};
+static const rb_field verify_out[] = {
+    {.name = "set_id", .type = RB_TANY, .help = "the newest set, or null"},
+    {.name = "age_minutes", .type = RB_TANY, .help = "its age, or null"},
+    {.name = "rpo_minutes", .type = RB_TINT, .help = "the RPO checked"},
+    {.name = "within_rpo", .type = RB_TBOOL, .help = "newest set is recent enough"},
+    {.name = "missing", .type = RB_TLIST, .help = "live items not in the newest set"},
+    {.name = "ok", .type = RB_TBOOL, .help = "within the RPO and nothing missing"},
+    {0}};
+static const rb_field compare_params[] = {
+    {.name = "subscription", .type = RB_TSTRING, .required = 1, .help = "subscription id"},
+    {.name = "resource_group", .type = RB_TSTRING, .required = 1, .help = "resource group"},
+    {.name = "name", .type = RB_TSTRING, .required = 1, .help = "the restored vault"},
+    {.name = "set_id", .type = RB_TSTRING, .required = 1, .help = "the set it was restored from"},
+    {0}};
+static const rb_field compare_out[] = {
+    {.name = "set_id", .type = RB_TSTRING, .help = "the set"},
+    {.name = "expected", .type = RB_TINT, .help = "items in the set"},
+    {.name = "present", .type = RB_TINT, .help = "items in the vault"},
+    {.name = "equal", .type = RB_TBOOL, .help = "every item of the set is there"},
+    {.name = "missing", .type = RB_TLIST, .help = "items of the set that are not"},
+    {0}};
 static const rb_field properties_out[] = {
     {.name = "id", .type = RB_TSTRING, .help = "ARM resource id"},
     {.name = "location", .type = RB_TSTRING, .help = "region"},
@@ -151,6 +180,11 @@ static const rb_action actions[] = {
      .summary = "Restore a set into a vault (same subscription and geography); never overwrites",
      .effect = RB_EFFECT_WRITE, .params = restore_params, .outputs = restore_out,
      .run = kv_restore, .plan = kv_restore_plan},
+    {.name = "verify_backup", .summary = "Every live item is in a backup newer than the RPO",
+     .effect = RB_EFFECT_READ, .params = verify_params, .outputs = verify_out,
+     .run = kv_verify_backup},
+    {.name = "compare", .summary = "A restored vault holds every item of the set",
+     .effect = RB_EFFECT_READ, .params = compare_params, .outputs = compare_out, .run = kv_compare},
 };
 
 static const rb_plugin plugin = {

@@ -36,5 +36,7 @@ rb_status kv_backup(rb_ctx *ctx, const rb_value *args, rb_value **out);
 rb_status kv_backup_plan(rb_ctx *ctx, const rb_value *args, rb_value **out);
 rb_status kv_restore(rb_ctx *ctx, const rb_value *args, rb_value **out);
 rb_status kv_restore_plan(rb_ctx *ctx, const rb_value *args, rb_value **out);
+rb_status kv_verify_backup(rb_ctx *ctx, const rb_value *args, rb_value **out);
+rb_status kv_compare(rb_ctx *ctx, const rb_value *args, rb_value **out);
 
 #endif

@@ -4,7 +4,7 @@
 # versions, keys, certificates and a soft-deleted secret listed through the
 # data plane; no secret value in any artifact.
 set -u
-: "${REBOUND:?}" "${AZSIM:?}" "${PLUGIN_DIR:?}"
+: "${REBOUND:?}" "${AZSIM:?}" "${PLUGIN_DIR:?}" "${SHIPPED:?}"
 TMP="$(mktemp -d)"
 AZSIM_PID=
 cleanup() {
@@ -203,7 +203,30 @@ check "restoring over live items reports conflicts, overwrites nothing" \
   jq -e '.steps[] | select(.name=="restore") | .outputs | .restored == 0 and (.conflicts | length) == 35' r8/report.json
 check "no secret value in the backup vault" bash -c "! grep -rlE 'Value-Of-Secret|Rotated-Value' $TMP/backups"
 
-artifacts=(r1/* r2/* r3/* r4/* r5/* r6/* r7/* r8/* ev.jsonl out1.txt out2.txt out3.txt out4.txt out5.txt out6.txt out7.txt out8.txt)
+# The shipped playbook: backup with the RPO check, then a drill.
+cat >>rebound.yaml <<YAML
+targets:
+  drill: {resource_group: rg-kv, location: westeurope}
+YAML
+KVP=(-P subscription=$S -P resource_group=rg-kv -P vault=kvinv)
+"$REBOUND" run "${PD[@]}" --run-dir r9 "${KVP[@]}" "$SHIPPED" >out9.txt 2>&1
+rc=$?
+check "shipped playbook: backup + RPO check (exit $rc)" test "$rc" -eq 0
+[ "$rc" -eq 0 ] || sed 's/^/  | /' out9.txt >&2
+check "the newest backup covers every item" \
+  jq -e '.steps[] | select(.name=="verify-backup") | .outputs | .ok and (.missing | length) == 0' r9/report.json
+"$REBOUND" drill "${PD[@]}" --run-dir r10 "${KVP[@]}" "$SHIPPED" >out10.txt 2>&1
+rc=$?
+check "shipped playbook: drill restores, compares, tears down (exit $rc)" test "$rc" -eq 0
+[ "$rc" -eq 0 ] || sed 's/^/  | /' out10.txt >&2
+check "drill: every item came back" \
+  jq -e '.steps[] | select(.name=="drill-compare") | .outputs | .equal and .expected == 35' r10/report.json
+check "drill: scratch vault purged" \
+  jq -e '.steps[] | select(.name=="drill-teardown") | .outputs.purged' r10/report.json
+"$REBOUND" plan "${PD[@]}" "${KVP[@]}" "$SHIPPED" >plan9.txt 2>&1
+check "plan of the shipped playbook runs only reads" grep -q "Critical path" plan9.txt
+
+artifacts=(r1/* r2/* r3/* r4/* r5/* r6/* r7/* r8/* r9/* r10/* ev.jsonl out1.txt out2.txt out3.txt out4.txt out5.txt out6.txt out7.txt out8.txt out9.txt out10.txt)
 check "no secret value in any artifact" bash -c "! grep -lE 'Value-Of-Secret|Rotated-Value|Old-Secret-Value' ${artifacts[*]}"
 check "no client secret in any artifact or the trace" bash -c "! grep -l -- '$SECRET' ${artifacts[*]} trace.txt"
 check "inventory never fetched a secret value (trace)" bash -c "! grep -lE 'Value-Of-Secret|Rotated-Value' trace.txt"
