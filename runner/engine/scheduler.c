@@ -625,6 +625,7 @@ static void start_step(sched *s, size_t i)
                 free(err);
                 return;
             }
+            r->attempts--; /* deciding not to run is not an attempt */
             set_terminal(s, i, RB_STEP_SKIPPED, rb_xstrdup("`when` returned false"));
             return;
         }
