@@ -3,6 +3,7 @@
  * clear) stored as one signed set in the backup vault, and restored into a
  * vault of the same subscription and geography. */
 #include <string.h>
+#include <strings.h>
 
 #include "kv.h"
 
@@ -128,6 +129,28 @@ static rb_status find_set(rb_ctx *ctx, const rb_value *args, rb_value **found)
     return RB_ENOTFOUND;
 }
 
+/* Key Vault restores a backup only into the same subscription (and
+ * geography): a set from another subscription is refused before anything
+ * is sent, also in plan mode. */
+static int same_subscription(const char *source_id, const char *subscription)
+{
+    static const char prefix[] = "/subscriptions/";
+    size_t p = sizeof prefix - 1, n = strlen(subscription);
+    return source_id && strncasecmp(source_id, prefix, p) == 0 &&
+           strncasecmp(source_id + p, subscription, n) == 0 && source_id[p + n] == '/';
+}
+
+static rb_status check_subscription(rb_ctx *ctx, const rb_value *args, const char *source_id)
+{
+    const char *sub = kv_host->map_get_string(args, "subscription", "");
+    if (!source_id || !*source_id || same_subscription(source_id, sub))
+        return RB_OK;
+    kv_host->set_error(ctx, "a Key Vault backup restores only into the subscription it came from: "
+                            "%s is not in subscription %s",
+                       source_id, sub);
+    return RB_EINVAL;
+}
+
 rb_status kv_restore(rb_ctx *ctx, const rb_value *args, rb_value **out)
 {
     const char *vault = kv_host->map_get_string(args, "name", "");
@@ -137,8 +160,12 @@ rb_status kv_restore(rb_ctx *ctx, const rb_value *args, rb_value **out)
     }
     rb_value *set = NULL;
     rb_status st = find_set(ctx, args, &set);
-    if (st != RB_OK)
+    if (st == RB_OK)
+        st = check_subscription(ctx, args, kv_host->map_get_string(set, "source_id", ""));
+    if (st != RB_OK) {
+        kv_host->value_free(set);
         return st;
+    }
     const char *set_id = kv_host->map_get_string(set, "set_id", "");
     const rb_value *names = kv_host->map_get(set, "names");
     int64_t restored = 0, recovered = 0;
@@ -200,7 +227,9 @@ rb_status kv_restore(rb_ctx *ctx, const rb_value *args, rb_value **out)
 
 rb_status kv_restore_plan(rb_ctx *ctx, const rb_value *args, rb_value **out)
 {
-    (void)ctx;
+    rb_status st = check_subscription(ctx, args, kv_host->map_get_string(args, "source", ""));
+    if (st != RB_OK)
+        return st;
     rb_value *o = kv_host->value_map();
     kv_host->map_set(o, "set_id",
                      kv_host->value_string(kv_host->map_get_string(args, "set_id", "(newest)")));
