@@ -7,8 +7,10 @@
 --   rebound drill playbooks/keyvault.lua -P ... [-P location=westeurope]
 --       restores the newest backup into a scratch vault in the drill
 --       target's resource group (targets.drill in rebound.yaml), checks
---       that every item came back, and purges the scratch vault whatever
---       happened (it purges only a vault tagged with this drill's id).
+--       that every item came back, reports the RPO (age of the restored
+--       backup; the RTO is the drill's measured wall time in its report),
+--       and purges the scratch vault whatever happened (it purges only a
+--       vault tagged with this drill's id).
 --   rebound run   playbooks/keyvault.lua -P ... -P restore_into=OTHER
 --       restores the newest backup into vault OTHER (same subscription and
 --       geography): soft-deleted items are recovered, live ones reported as
@@ -99,8 +101,22 @@ step "drill-compare" {
   end,
 }
 
+-- RPO of the drill: how old the restored backup was, and what it lacked.
+-- (RTO is the drill's own measured wall time and critical path in its report.)
+step "drill-rpo" {
+  needs = "drill-restore", when = drilling,
+  run = function(ctx)
+    local a = at(ctx)
+    a.rpo_minutes = ctx.params.rpo_minutes or 1440
+    a.now = os.time()
+    local out = kv.verify_backup(a)
+    return { rpo_minutes = out.age_minutes, within_target = out.within_rpo,
+             items_without_backup = out.missing, set_id = out.set_id }
+  end,
+}
+
 step "drill-teardown" {
-  needs = "drill-compare", effect = "destructive", always = true, when = drilling,
+  needs = { "drill-compare", "drill-rpo" }, effect = "destructive", always = true, when = drilling,
   run = function(ctx)
     local a = at(ctx, scratch(ctx), drill_rg(ctx))
     a.location = ctx.params.location or (ctx.target and ctx.target.location) or "westeurope"

@@ -221,6 +221,8 @@ check "shipped playbook: drill restores, compares, tears down (exit $rc)" test "
 [ "$rc" -eq 0 ] || sed 's/^/  | /' out10.txt >&2
 check "drill: every item came back" \
   jq -e '.steps[] | select(.name=="drill-compare") | .outputs | .equal and .expected == 35' r10/report.json
+check "drill: RPO reported" \
+  jq -e '.steps[] | select(.name=="drill-rpo") | .outputs | .rpo_minutes >= 0 and .within_target' r10/report.json
 check "drill: scratch vault purged" \
   jq -e '.steps[] | select(.name=="drill-teardown") | .outputs.purged' r10/report.json
 "$REBOUND" plan "${PD[@]}" "${KVP[@]}" "$SHIPPED" >plan9.txt 2>&1
