@@ -203,6 +203,25 @@ check "restoring over live items reports conflicts, overwrites nothing" \
   jq -e '.steps[] | select(.name=="restore") | .outputs | .restored == 0 and (.conflicts | length) == 35' r8/report.json
 check "no secret value in the backup vault" bash -c "! grep -rlE 'Value-Of-Secret|Rotated-Value' $TMP/backups"
 
+# Purge protection holds even for a vault carrying this drill's tag: the
+# delete goes through, the purge is refused with Azure's error, the step fails.
+ARM=$(curl -s --cacert "$CA" "https://127.0.0.1:$PORT/$T/oauth2/v2.0/token" -d grant_type=client_credentials \
+  -d client_id=rebound-test --data-urlencode "client_secret=$SECRET" -d scope=https://management.azure.com/.default | jq -r .access_token)
+curl -s --cacert "$CA" -X PUT -H "Authorization: Bearer $ARM" -H 'Content-Type: application/json' \
+  -d '{"location":"westeurope","tags":{"rebound-drill":"drill-pp"},"properties":{"tenantId":"'$T'","sku":{"family":"A","name":"standard"},"enablePurgeProtection":true}}' \
+  "https://127.0.0.1:$PORT/subscriptions/$S/resourceGroups/rg-kv/providers/Microsoft.KeyVault/vaults/kvprotected?api-version=2023-07-01" >/dev/null
+cat >purge.lua <<'LUA'
+playbook { name = "kv-purge-protected" }
+local kv = plugin "keyvault"
+step "teardown" { effect = "destructive", run = function()
+  return kv.purge_drill_vault { subscription = "22222222-2222-2222-2222-222222222222", resource_group = "rg-kv",
+    name = "kvprotected", location = "westeurope", drill_id = "drill-pp" } end }
+LUA
+"$REBOUND" drill "${PD[@]}" --run-dir rpp purge.lua >outpp.txt 2>&1
+rc=$?
+check "purge under purge protection is refused (exit $rc)" test "$rc" -eq 1
+check "with Azure's error" grep -qi "not allowed" rpp/report.json
+
 # The shipped playbook: backup with the RPO check, then a drill.
 cat >>rebound.yaml <<YAML
 targets:
