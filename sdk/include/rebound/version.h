@@ -8,11 +8,13 @@
  *
  *   1.0  values, logging, errors, progress, idempotency keys, operations
  *   1.1  Azure: arm_call, arm_list, vault_call
- *   1.2  the backup vault: backup_put, backup_list, backup_get */
+ *   1.2  the backup vault: backup_put, backup_list, backup_get
+ *   1.3  large objects: backup_put_stream, backup_manifest, backup_to_url,
+ *        url_digest */
 #ifndef REBOUND_VERSION_H
 #define REBOUND_VERSION_H
 
 #define RB_ABI_MAJOR 1
-#define RB_ABI_MINOR 2
+#define RB_ABI_MINOR 3
 
 #endif
