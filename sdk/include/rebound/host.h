@@ -165,6 +165,35 @@ struct rb_host_api {
      * set's signature: *data is new bytes (objects up to 64 MiB). */
     rb_status (*backup_get)(rb_ctx *ctx, const char *set_id, const char *object,
                             rb_value **data);
+
+    /* --- large objects: disks and SAS URLs (ABI 1.3) ---------------------- */
+    /* Like backup_put, but an object's value may also be a map
+     * {url = "<read SAS URL>", size = <bytes, optional>}: the host reads it
+     * with ranged GETs (retried like every Azure call; the SAS never appears
+     * in logs, errors or reports) and streams it into the set, hashing on the
+     * way, in memory that does not grow with the object. Bytes or string
+     * values are stored as backup_put stores them. An interrupted attempt is
+     * resumed through the call's idempotency key: blocks the vault already
+     * holds are checked by hash and not sent again. Progress is reported
+     * through the call (bytes done of total). On RB_OK *set is a new map
+     * {set_id, bytes, bytes_sent, objects, resumed, sha256 = {name = hex}}. */
+    rb_status (*backup_put_stream)(rb_ctx *ctx, const char *source_id, const char *kind,
+                                   const rb_value *objects, rb_value **set);
+    /* The signed manifest of one set, its signature checked: *manifest is a
+     * new map {set_id, source_id, kind, created, created_s, bytes,
+     * objects = [{name, bytes, sha256}]}. */
+    rb_status (*backup_manifest)(rb_ctx *ctx, const char *set_id, rb_value **manifest);
+    /* Streams one object of a set to a URL (a write SAS), checking every
+     * block against the signed manifest before it is sent. target "page"
+     * writes a page blob in place with Put Page (a managed disk's upload SAS;
+     * the object's size must be a multiple of 512); "block" creates a block
+     * blob (Put Block + Put Block List), refused when the blob exists.
+     * *bytes (may be NULL) receives the bytes written. */
+    rb_status (*backup_to_url)(rb_ctx *ctx, const char *set_id, const char *object,
+                               const char *url, const char *target, uint64_t *bytes);
+    /* Reads a URL (a read SAS) with ranged GETs and hashes it in memory:
+     * *digest is a new map {bytes, sha256}. */
+    rb_status (*url_digest)(rb_ctx *ctx, const char *url, rb_value **digest);
 };
 
 /* Non-zero when the host table is large enough to contain `field`. */
