@@ -247,6 +247,30 @@ rb_status rb_blob_put_block(rb_blob_client *c, const char *container, const char
     return st;
 }
 
+rb_status rb_blob_put_block_md5(rb_blob_client *c, const char *container, const char *blob,
+                                const char *block_id, const void *data, size_t len,
+                                const unsigned char content_md5[16], const rb_az_call_opts *opts,
+                                rb_az_err *err)
+{
+    if (!content_md5)
+        return rb_blob_put_block(c, container, blob, block_id, data, len, opts, err);
+    char *q = NULL;
+    rb_status st = block_query(block_id, &q, err);
+    if (st != RB_OK)
+        return st;
+    char *b64 = rb_b64_encode(content_md5, 16);
+    rb_strv h = {0};
+    if (b64)
+        rb_strv_addf(&h, "Content-MD5: %s", b64);
+    free(b64);
+    st = h.v ? simple(c, "PUT", container, blob, q, (const char *const *)h.v, data, len, opts,
+                      NULL, err)
+             : rb_az_fail(err, RB_ENOMEM, "out of memory");
+    rb_strv_free(&h);
+    free(q);
+    return st;
+}
+
 rb_status rb_blob_put_block_from_url(rb_blob_client *c, const char *container, const char *blob,
                                      const char *block_id, const char *source_url,
                                      uint64_t offset, uint64_t len, const rb_az_call_opts *opts,
@@ -627,4 +651,76 @@ rb_status rb_blob_sas_service(const char *account, const char *account_key,
     rb_redact_register(q.data);
     *out = rb_azbuf_take(&q);
     return RB_OK;
+}
+
+/* ---- a blob named by a full URL (a SAS a service handed out) ------------ */
+
+rb_status rb_blob_client_from_url(rb_http_engine *eng, const char *url, rb_blob_client **out,
+                                  char **container, char **blob, rb_az_err *err)
+{
+    *out = NULL;
+    *container = *blob = NULL;
+    CURLU *u = curl_url();
+    char *scheme = NULL, *host = NULL, *port = NULL, *path = NULL, *query = NULL;
+    rb_status st = RB_OK;
+    if (!u)
+        return rb_az_fail(err, RB_ENOMEM, "out of memory");
+    /* The URL itself is never put into the message: it carries a SAS. */
+    if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_PATH, &path, CURLU_URLDECODE) != CURLUE_OK) {
+        st = rb_az_fail(err, RB_EINVAL, "not a blob URL");
+        goto out;
+    }
+    curl_url_get(u, CURLUPART_PORT, &port, 0);
+    curl_url_get(u, CURLUPART_QUERY, &query, 0);
+    /* path is /container/blob[/more]: the container is the first segment. */
+    const char *p = path[0] == '/' ? path + 1 : path;
+    const char *slash = strchr(p, '/');
+    if (!slash || slash == p || !slash[1]) {
+        st = rb_az_fail(err, RB_EINVAL, "a blob URL needs /container/blob in its path");
+        goto out;
+    }
+    char endpoint[600];
+    snprintf(endpoint, sizeof endpoint, "%s://%s%s%s", scheme, host, port ? ":" : "",
+             port ? port : "");
+    rb_blob_options o = {.endpoint = endpoint, .sas = query && *query ? query : NULL};
+    st = rb_blob_client_new(out, eng, &o, err);
+    if (st == RB_OK) {
+        *container = strndup(p, (size_t)(slash - p));
+        *blob = strdup(slash + 1);
+        if (!*container || !*blob) {
+            free(*container);
+            free(*blob);
+            *container = *blob = NULL;
+            rb_blob_client_free(*out);
+            *out = NULL;
+            st = rb_az_fail(err, RB_ENOMEM, "out of memory");
+        }
+    }
+out:
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(port);
+    curl_free(path);
+    curl_free(query);
+    curl_url_cleanup(u);
+    return st;
+}
+
+rb_status rb_blob_put_page(rb_blob_client *c, const char *container, const char *blob,
+                           uint64_t offset, const void *data, size_t len,
+                           const rb_az_call_opts *opts, rb_az_err *err)
+{
+    if (len == 0 || len > RB_BLOB_MAX_PAGE_WRITE || offset % 512 || len % 512)
+        return rb_az_fail(err, RB_EINVAL, "Put Page needs 512-aligned ranges of at most 4 MiB");
+    rb_strv h = {0};
+    rb_strv_add(&h, "x-ms-page-write: update");
+    rb_strv_addf(&h, "x-ms-range: bytes=%llu-%llu", (unsigned long long)offset,
+                 (unsigned long long)(offset + len - 1));
+    rb_status st = simple(c, "PUT", container, blob, "comp=page", (const char *const *)h.v, data,
+                          len, opts, NULL, err);
+    rb_strv_free(&h);
+    return st;
 }

@@ -67,6 +67,13 @@ rb_status rb_blob_put_block(rb_blob_client *c, const char *container, const char
                             const char *block_id, const void *data, size_t len,
                             const rb_az_call_opts *opts, rb_az_err *err);
 
+/* Put Block with Content-MD5 (16 raw bytes; NULL: none): the service checks
+ * the body against it and answers 400 Md5Mismatch when it differs. */
+rb_status rb_blob_put_block_md5(rb_blob_client *c, const char *container, const char *blob,
+                                const char *block_id, const void *data, size_t len,
+                                const unsigned char content_md5[16], const rb_az_call_opts *opts,
+                                rb_az_err *err);
+
 /* Put Block From URL: the service copies len bytes at offset of source_url
  * (which must be readable by the service, e.g. with a SAS). len == 0 copies
  * the whole source. */
@@ -166,4 +173,17 @@ rb_status rb_blob_download(rb_blob_client *c, const char *container, const char 
                            rb_blob_write_at_fn write_at, void *user,
                            const rb_blob_transfer_opts *opts, uint64_t *size, rb_az_err *err);
 
+/* ---- a blob named by a full URL (a SAS a service handed out) ------------ */
+/* A client for the blob at url ("https://host[:port]/container/blob?<SAS>",
+ * such as a managed disk's access SAS): *container and *blob receive its
+ * parts (caller frees them with free()). The SAS is registered with the
+ * redactor and never appears in error messages. */
+rb_status rb_blob_client_from_url(rb_http_engine *eng, const char *url, rb_blob_client **out,
+                                  char **container, char **blob, rb_az_err *err);
+/* Put Page (x-ms-page-write: update) of len bytes at offset: both 512-byte
+ * aligned, len at most RB_BLOB_MAX_PAGE_WRITE. */
+#define RB_BLOB_MAX_PAGE_WRITE (4u * 1024u * 1024u)
+rb_status rb_blob_put_page(rb_blob_client *c, const char *container, const char *blob,
+                           uint64_t offset, const void *data, size_t len,
+                           const rb_az_call_opts *opts, rb_az_err *err);
 #endif

@@ -60,6 +60,17 @@ rb_status rb_host_backup_list(rb_ctx *ctx, const char *source_id, const char *ki
                               rb_value **sets);
 rb_status rb_host_backup_get(rb_ctx *ctx, const char *set_id, const char *object,
                              rb_value **data);
+/* The run's vault, locked for one operation (release with
+ * rb_vault_session_release(ctx->vault)); NULL after setting the step error. */
+struct rb_vault *rb_host_vault_acquire(rb_ctx *ctx);
+
+/* Large objects: SAS URLs in and out of the vault (host_stream.c, ABI 1.3). */
+rb_status rb_host_backup_put_stream(rb_ctx *ctx, const char *source_id, const char *kind,
+                                    const rb_value *objects, rb_value **set);
+rb_status rb_host_backup_manifest(rb_ctx *ctx, const char *set_id, rb_value **manifest);
+rb_status rb_host_backup_to_url(rb_ctx *ctx, const char *set_id, const char *object,
+                                const char *url, const char *target, uint64_t *bytes);
+rb_status rb_host_url_digest(rb_ctx *ctx, const char *url, rb_value **digest);
 
 /* The host table handed to every plugin. Static; never NULL. */
 const rb_host_api *rb_host_api_get(void);

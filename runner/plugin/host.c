@@ -228,6 +228,10 @@ static const rb_host_api host_api = {
     .backup_put = rb_host_backup_put,
     .backup_list = rb_host_backup_list,
     .backup_get = rb_host_backup_get,
+    .backup_put_stream = rb_host_backup_put_stream,
+    .backup_manifest = rb_host_backup_manifest,
+    .backup_to_url = rb_host_backup_to_url,
+    .url_digest = rb_host_url_digest,
 };
 
 const rb_host_api *rb_host_api_get(void) { return &host_api; }

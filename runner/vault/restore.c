@@ -1,6 +1,7 @@
-/* Restore: streams one object of a set back to a file, checking every block
- * against the signed manifest as it goes and the whole hash at the end. A
- * file that fails a check is removed, never left looking complete. */
+/* Restore: streams one object of a set to a writer (a file, an upload
+ * target), checking every block against the signed manifest before it is
+ * written and the whole hash at the end. A file that fails a check is
+ * removed, never left looking complete. */
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
@@ -12,9 +13,10 @@
 #include "core/util.h"
 #include "vault/internal.h"
 
-rb_status rb_vault_restore(rb_vault *v, const char *set_id, const char *object, const char *to,
-                           rb_vault_progress_fn progress, void *progress_user, uint64_t *bytes,
-                           rb_vault_err *err)
+rb_status rb_vault_restore_to(rb_vault *v, const char *set_id, const char *object,
+                              rb_vault_write_fn write_fn, void *write_user,
+                              rb_vault_progress_fn progress, void *progress_user,
+                              uint64_t *bytes, rb_vault_err *err)
 {
     if (bytes)
         *bytes = 0;
@@ -30,7 +32,6 @@ rb_status rb_vault_restore(rb_vault *v, const char *set_id, const char *object, 
         return st;
     }
     const rb_vault_object_meta *om = rb_vault_manifest_find(m, object);
-    int fd = -1;
     unsigned char *buf = NULL;
     EVP_MD_CTX *whole = NULL;
     char *name = NULL;
@@ -43,12 +44,8 @@ rb_status rb_vault_restore(rb_vault *v, const char *set_id, const char *object, 
                            set_id, object);
         goto out;
     }
-    fd = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        st = rb_vault_fail(err, errno == EEXIST ? RB_EEXISTS : RB_EIO, "cannot create %s: %s",
-                           to, strerror(errno));
+    if (write_fn && (st = write_fn(write_user, RB_VAULT_WRITE_BEGIN, NULL, om->size, err)) != RB_OK)
         goto out;
-    }
     name = rb_vault_object_path(set_id, object);
     buf = rb_xmalloc((size_t)om->block_size);
     whole = EVP_MD_CTX_new();
@@ -73,17 +70,8 @@ rb_status rb_vault_restore(rb_vault *v, const char *set_id, const char *object, 
             break;
         }
         EVP_DigestUpdate(whole, buf, len);
-        size_t w = 0;
-        while (w < len) {
-            ssize_t k = write(fd, buf + w, len - w);
-            if (k < 0 && errno == EINTR)
-                continue;
-            if (k < 0) {
-                st = rb_vault_fail(err, RB_EIO, "cannot write %s: %s", to, strerror(errno));
-                break;
-            }
-            w += (size_t)k;
-        }
+        if (write_fn && (st = write_fn(write_user, off, buf, len, err)) != RB_OK)
+            break;
         if (bytes)
             *bytes += len;
         if (progress && progress(progress_user, object, off + len, om->size))
@@ -99,18 +87,63 @@ rb_status rb_vault_restore(rb_vault *v, const char *set_id, const char *object, 
             st = rb_vault_fail(err, RB_ECORRUPT, "set %s: object %s: whole SHA-256 differs",
                                set_id, object);
     }
-    if (st == RB_OK && fsync(fd) != 0)
-        st = rb_vault_fail(err, RB_EIO, "cannot fsync %s: %s", to, strerror(errno));
+    if (st == RB_OK && write_fn)
+        st = write_fn(write_user, RB_VAULT_WRITE_END, NULL, om->size, err);
 out:
-    if (fd >= 0) {
-        close(fd);
-        if (st != RB_OK)
-            unlink(to);
-    }
     EVP_MD_CTX_free(whole);
     free(buf);
     free(name);
     rb_vault_manifest_free(m);
     rb_vault_entry_free(e);
+    return st;
+}
+
+/* ---- into a new file -------------------------------------------------------- */
+
+typedef struct file_writer {
+    const char *path;
+    int fd;
+} file_writer;
+
+static rb_status file_write(void *user, uint64_t off, const void *data, size_t len,
+                            rb_vault_err *err)
+{
+    file_writer *f = user;
+    if (off == RB_VAULT_WRITE_BEGIN) {
+        f->fd = open(f->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (f->fd < 0)
+            return rb_vault_fail(err, errno == EEXIST ? RB_EEXISTS : RB_EIO,
+                                 "cannot create %s: %s", f->path, strerror(errno));
+        return RB_OK;
+    }
+    if (off == RB_VAULT_WRITE_END)
+        return fsync(f->fd) == 0 ? RB_OK
+                                 : rb_vault_fail(err, RB_EIO, "cannot fsync %s: %s", f->path,
+                                                 strerror(errno));
+    const char *p = data;
+    size_t w = 0;
+    while (w < len) {
+        ssize_t k = write(f->fd, p + w, len - w);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0)
+            return rb_vault_fail(err, RB_EIO, "cannot write %s: %s", f->path, strerror(errno));
+        w += (size_t)k;
+    }
+    return RB_OK;
+}
+
+rb_status rb_vault_restore(rb_vault *v, const char *set_id, const char *object, const char *to,
+                           rb_vault_progress_fn progress, void *progress_user, uint64_t *bytes,
+                           rb_vault_err *err)
+{
+    file_writer f = {.path = to, .fd = -1};
+    rb_status st = rb_vault_restore_to(v, set_id, object, file_write, &f, progress,
+                                       progress_user, bytes, err);
+    if (f.fd >= 0) {
+        close(f.fd);
+        if (st != RB_OK)
+            unlink(to);
+    }
     return st;
 }

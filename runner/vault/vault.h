@@ -200,4 +200,19 @@ rb_status rb_vault_restore(rb_vault *v, const char *set_id, const char *object,
                            const char *to, rb_vault_progress_fn progress, void *progress_user,
                            uint64_t *bytes, rb_vault_err *err);
 
+/* Where rb_vault_restore_to writes: called once with off RB_VAULT_WRITE_BEGIN
+ * (len: the object's size), then with each checked block in order, then with
+ * RB_VAULT_WRITE_END (after the whole hash matched). An error stops the
+ * restore and is returned. */
+#define RB_VAULT_WRITE_BEGIN UINT64_MAX
+#define RB_VAULT_WRITE_END (UINT64_MAX - 1)
+typedef rb_status (*rb_vault_write_fn)(void *user, uint64_t off, const void *data, size_t len,
+                                       rb_vault_err *err);
+/* Like rb_vault_restore, into a writer: no block reaches it before its hash
+ * matched the signed manifest. */
+rb_status rb_vault_restore_to(rb_vault *v, const char *set_id, const char *object,
+                              rb_vault_write_fn write_fn, void *write_user,
+                              rb_vault_progress_fn progress, void *progress_user,
+                              uint64_t *bytes, rb_vault_err *err);
+
 #endif

@@ -1,5 +1,6 @@
 /* azprobe: a test plugin that reaches Azure only through the host table
- * (ABI 1.1: arm_call, arm_list, vault_call), for the tests of that path. */
+ * (ABI 1.1: arm_call, arm_list, vault_call; ABI 1.3: SAS URLs in and out of
+ * the backup vault), for the tests of that path. */
 #include <string.h>
 
 #include <rebound/rebound.h>
@@ -42,6 +43,28 @@ static rb_status do_put(rb_ctx *ctx, const rb_value *args, rb_value **out)
     return result(ctx, st, body, status, out);
 }
 
+/* Any ARM method (POST actions such as beginGetAccess), LRO-aware. */
+static rb_status do_call(rb_ctx *ctx, const rb_value *args, rb_value **out)
+{
+    rb_value *body = NULL;
+    int status = 0;
+    const rb_value *in = host->map_get(args, "body");
+    rb_status st = host->arm_call(ctx, host->map_get_string(args, "method", "GET"),
+                                  host->map_get_string(args, "path", ""),
+                                  host->map_get_string(args, "api_version", NULL),
+                                  host->value_type(in) == RB_VMAP ? in : NULL, &body, &status);
+    return result(ctx, st, body, status, out);
+}
+
+/* Plan mode: nothing is predicted beyond "it would run". */
+static rb_status plan_nothing(rb_ctx *ctx, const rb_value *args, rb_value **out)
+{
+    (void)ctx;
+    (void)args;
+    *out = host->value_map();
+    return RB_OK;
+}
+
 static rb_status plan_put(rb_ctx *ctx, const rb_value *args, rb_value **out)
 {
     (void)ctx;
@@ -79,6 +102,102 @@ static rb_status do_vault_get(rb_ctx *ctx, const rb_value *args, rb_value **out)
     return result(ctx, st, body, status, out);
 }
 
+/* ---- ABI 1.3: large objects ---- */
+static rb_status need_13(rb_ctx *ctx)
+{
+    if (RB_HOST_HAS(host, url_digest))
+        return RB_OK;
+    host->set_error(ctx, "this host has no large-object routines (plugin ABI 1.3)");
+    return RB_EABI;
+}
+
+static rb_status do_stream_put(rb_ctx *ctx, const rb_value *args, rb_value **out)
+{
+    rb_status st = need_13(ctx);
+    if (st != RB_OK)
+        return st;
+    return host->backup_put_stream(ctx, host->map_get_string(args, "source_id", ""),
+                                   host->map_get_string(args, "kind", ""),
+                                   host->map_get(args, "objects"), out);
+}
+
+static rb_status do_manifest(rb_ctx *ctx, const rb_value *args, rb_value **out)
+{
+    rb_status st = need_13(ctx);
+    if (st != RB_OK)
+        return st;
+    return host->backup_manifest(ctx, host->map_get_string(args, "set_id", ""), out);
+}
+
+static rb_status do_to_url(rb_ctx *ctx, const rb_value *args, rb_value **out)
+{
+    rb_status st = need_13(ctx);
+    if (st != RB_OK)
+        return st;
+    uint64_t bytes = 0;
+    st = host->backup_to_url(ctx, host->map_get_string(args, "set_id", ""),
+                             host->map_get_string(args, "object", ""),
+                             host->map_get_string(args, "url", ""),
+                             host->map_get_string(args, "target", "page"), &bytes);
+    if (st != RB_OK)
+        return st;
+    rb_value *m = host->value_map();
+    host->map_set(m, "bytes", host->value_int((int64_t)bytes));
+    *out = m;
+    return RB_OK;
+}
+
+static rb_status do_digest(rb_ctx *ctx, const rb_value *args, rb_value **out)
+{
+    rb_status st = need_13(ctx);
+    if (st != RB_OK)
+        return st;
+    return host->url_digest(ctx, host->map_get_string(args, "url", ""), out);
+}
+
+static const rb_field stream_put_params[] = {
+    {.name = "source_id", .type = RB_TSTRING, .required = 1, .help = "what was backed up"},
+    {.name = "kind", .type = RB_TSTRING, .required = 1, .help = "kind of set"},
+    {.name = "objects", .type = RB_TMAP, .required = 1,
+     .help = "name -> bytes, or {url, size} read from a SAS URL"},
+    {0}};
+static const rb_field stream_put_out[] = {
+    {.name = "set_id", .type = RB_TSTRING, .help = "the new set"},
+    {.name = "bytes", .type = RB_TINT, .help = "bytes of all objects"},
+    {.name = "bytes_sent", .type = RB_TINT, .help = "bytes written this time"},
+    {.name = "objects", .type = RB_TINT, .help = "objects in the set"},
+    {.name = "resumed", .type = RB_TBOOL, .help = "an interrupted set was continued"},
+    {.name = "sha256", .type = RB_TMAP, .help = "object name -> SHA-256"},
+    {0}};
+static const rb_field set_params[] = {
+    {.name = "set_id", .type = RB_TSTRING, .required = 1, .help = "backup set"},
+    {0}};
+static const rb_field manifest_out[] = {
+    {.name = "set_id", .type = RB_TSTRING, .help = "backup set"},
+    {.name = "source_id", .type = RB_TSTRING, .help = "what was backed up"},
+    {.name = "kind", .type = RB_TSTRING, .help = "kind of set"},
+    {.name = "created", .type = RB_TSTRING, .help = "when"},
+    {.name = "created_s", .type = RB_TINT, .help = "when, Unix seconds"},
+    {.name = "bytes", .type = RB_TINT, .help = "bytes of all objects"},
+    {.name = "objects", .type = RB_TLIST, .help = "[{name, bytes, sha256}]"},
+    {0}};
+static const rb_field to_url_params[] = {
+    {.name = "set_id", .type = RB_TSTRING, .required = 1, .help = "backup set"},
+    {.name = "object", .type = RB_TSTRING, .required = 1, .help = "object of the set"},
+    {.name = "url", .type = RB_TSTRING, .required = 1, .help = "write SAS URL"},
+    {.name = "target", .type = RB_TSTRING, .default_json = "\"page\"", .help = "page or block"},
+    {0}};
+static const rb_field bytes_out[] = {
+    {.name = "bytes", .type = RB_TINT, .help = "bytes"},
+    {0}};
+static const rb_field url_params[] = {
+    {.name = "url", .type = RB_TSTRING, .required = 1, .help = "read SAS URL"},
+    {0}};
+static const rb_field digest_out[] = {
+    {.name = "bytes", .type = RB_TINT, .help = "bytes"},
+    {.name = "sha256", .type = RB_TSTRING, .help = "SHA-256 of the content"},
+    {0}};
+
 static const rb_field path_params[] = {
     {.name = "path", .type = RB_TSTRING, .required = 1, .help = "ARM path"},
     {.name = "api_version", .type = RB_TSTRING, .required = 1, .help = "api-version"},
@@ -87,6 +206,12 @@ static const rb_field put_params[] = {
     {.name = "path", .type = RB_TSTRING, .required = 1, .help = "ARM path"},
     {.name = "api_version", .type = RB_TSTRING, .required = 1, .help = "api-version"},
     {.name = "body", .type = RB_TMAP, .required = 1, .help = "resource body"},
+    {0}};
+static const rb_field call_params[] = {
+    {.name = "method", .type = RB_TSTRING, .required = 1, .help = "HTTP method"},
+    {.name = "path", .type = RB_TSTRING, .required = 1, .help = "ARM path"},
+    {.name = "api_version", .type = RB_TSTRING, .required = 1, .help = "api-version"},
+    {.name = "body", .type = RB_TANY, .help = "request body"},
     {0}};
 static const rb_field vault_params[] = {
     {.name = "vault", .type = RB_TSTRING, .required = 1, .help = "vault name"},
@@ -110,10 +235,23 @@ static const rb_action actions[] = {
     {.name = "put", .summary = "PUT an ARM resource (long-running aware)",
      .effect = RB_EFFECT_WRITE, .params = put_params, .outputs = status_body, .run = do_put,
      .plan = plan_put},
+    {.name = "call", .summary = "any ARM request (long-running aware)",
+     .effect = RB_EFFECT_WRITE, .params = call_params, .outputs = status_body, .run = do_call,
+     .plan = plan_nothing},
     {.name = "list", .summary = "list an ARM collection across pages", .effect = RB_EFFECT_READ,
      .params = path_params, .outputs = list_out, .run = do_list},
     {.name = "vault_get", .summary = "GET from a Key Vault data plane", .effect = RB_EFFECT_READ,
      .params = vault_params, .outputs = status_body, .run = do_vault_get},
+    {.name = "stream_put", .summary = "write a backup set, objects possibly from SAS URLs",
+     .effect = RB_EFFECT_WRITE, .params = stream_put_params, .outputs = stream_put_out,
+     .run = do_stream_put, .plan = plan_nothing},
+    {.name = "manifest", .summary = "the signed manifest of a set", .effect = RB_EFFECT_READ,
+     .params = set_params, .outputs = manifest_out, .run = do_manifest},
+    {.name = "to_url", .summary = "stream an object of a set to a write SAS URL",
+     .effect = RB_EFFECT_WRITE, .params = to_url_params, .outputs = bytes_out,
+     .run = do_to_url, .plan = plan_nothing},
+    {.name = "digest", .summary = "SHA-256 of what a read SAS URL serves",
+     .effect = RB_EFFECT_READ, .params = url_params, .outputs = digest_out, .run = do_digest},
 };
 
 static const rb_plugin plugin = {
