@@ -204,6 +204,7 @@ void az_remove_tree(const char *lower_id, double now) {
   }
   /* children first (they were added after their parents), so that a
    * container's soft delete happens before its account drops the data */
+  const char *outer = az_g.removing; /* a VM's removal may delete its disks */
   az_g.removing = lower_id;
   for (int i = cJSON_GetArraySize(victims) - 1; i >= 0; i--) {
     const char *k = cJSON_GetArrayItem(victims, i)->valuestring;
@@ -211,7 +212,7 @@ void az_remove_tree(const char *lower_id, double now) {
     if (ent) az_type_finish_delete(ent, now);
     cJSON_DeleteItemFromObjectCaseSensitive(res, k);
   }
-  az_g.removing = NULL;
+  az_g.removing = outer;
   cJSON_Delete(victims);
 }
 
@@ -617,6 +618,14 @@ static void provider_route(az_req *r, az_resp *p) {
   }
   bool even = n % 2 == 0;
   int pair_segs = even ? n : n - 1;
+  if (!even && strcmp(r->method, "GET") == 0 && pair_segs) {
+    /* GET {id}/{view} (a VM's instanceView) */
+    char *vid = az_build_id(r, 6 + pair_segs);
+    cJSON *ve = az_res_get(vid);
+    bool done = ve && az_compute_get(r, p, az_str(ve, "type"), r->seg[r->nseg - 1], ve);
+    free(vid);
+    if (done) return;
+  }
   if (!even && strcmp(r->method, "GET") == 0) {
     /* collection: children of a type under a parent */
     char *type = type_of(r, 5, n);

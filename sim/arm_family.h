@@ -34,7 +34,10 @@ void az_storage_tick(double now);
 /* arm_compute.c */
 int az_compute_put(az_req *r, az_resp *p, const char *type, cJSON *res, cJSON *existing);
 void az_compute_after_put(az_req *r, const char *type, cJSON *entry);
+int az_compute_delete(az_req *r, az_resp *p, const char *type, cJSON *entry);
 void az_compute_finish_delete(cJSON *entry);
+/* GET {id}/{sub} on a resource (VM instanceView): true when answered. */
+bool az_compute_get(az_req *r, az_resp *p, const char *type, const char *sub, cJSON *entry);
 void az_compute_tick(double now);
 bool az_compute_action(az_req *r, az_resp *p, const char *id, const char *type, const char *action,
                        cJSON *entry);

@@ -127,6 +127,7 @@ void az_type_after_put(az_req *r, const char *id, const char *type, cJSON *entry
 
 int az_type_delete(az_req *r, az_resp *p, const char *id, const char *type, cJSON *entry) {
   if (strncasecmp(type, "microsoft.storage/", 18) == 0) return az_storage_delete(r, p, id, type, entry);
+  if (strncasecmp(type, "microsoft.compute/", 18) == 0) return az_compute_delete(r, p, type, entry);
   if (az_ieq(type, T_SQLDROPPED)) {
     az_resp_error(p, 405, "MethodNotAllowed", "restorableDroppedDatabases cannot be deleted; they expire with the retention.");
     return -1;

@@ -296,10 +296,10 @@ static void encrypt_disks(cJSON *log) {
     if (!content) continue;
     /* a disk is written from inside its VM; no ARM protection applies */
     const char *seed = az_str(content, "seed");
+    if (!seed) seed = az_str(content, "blob");
     char *ns = az_strdupf("encrypted:%s", seed ? seed : "");
-    cJSON_DeleteItemFromObject(content, "data");
-    az_set_str(content, "seed", ns);
-    if (!cJSON_GetObjectItem(content, "size")) az_set_num(content, "size", 65536);
+    size_t size = az_disk_size(content);
+    az_set(e, "content", az_disk_content_seeded(ns, size ? size : 65536));
     free(ns);
     log_action(log, "encrypt-disk", az_str(cJSON_GetObjectItem(e, "res"), "id"), 200, NULL);
   }

@@ -197,6 +197,8 @@ void az_kv_seed(const char *vault, const cJSON *spec);
 
 /* ---- blob.c ---- */
 bool az_blob_route(az_req *r, az_resp *p);
+/* Storage data-plane error: XML <Error><Code/><Message/> plus x-ms-error-code. */
+void az_blob_error(az_resp *p, int status, const char *code, const char *msg);
 cJSON *az_blob_container(const char *account, const char *container, bool create);
 const char *az_blob_immutable(const char *account, const char *container, const cJSON *blob,
                               double now); /* NULL or error code */
@@ -214,14 +216,28 @@ bool az_files_snapshot_delete(const char *account, const char *share, const char
 void az_files_seed(const char *account, const char *share, const cJSON *files);
 void az_files_inventory(cJSON *items);
 
-/* ---- disks (arm_types.c) ---- */
+/* ---- disks (arm_compute.c) ---- */
 bool az_disk_sas_route(az_req *r, az_resp *p);
 /* Content descriptor behind a beginGetAccess grant, NULL when the grant or
  * signature is not valid. */
 cJSON *az_disk_sas_content(const char *grant, const char *sig);
+
+/* ---- disk_store.c: disk contents outside the state ---- */
+/* Bytes [off, off+len) of a content descriptor into out (zeros past the end). */
 void az_disk_bytes(const cJSON *content, size_t off, size_t len, unsigned char *out);
 size_t az_disk_size(const cJSON *content);
-char *az_disk_checksum(const cJSON *content); /* malloc'ed hex SHA-256 */
+char *az_disk_checksum(const cJSON *content); /* malloc'ed hex SHA-256, cached */
+cJSON *az_disk_content_seeded(const char *seed, size_t size); /* caller owns */
+/* A new store blob of size bytes (zeros, then data); writable until frozen.
+ * Caller owns the descriptor; NULL when the store cannot create it. */
+cJSON *az_disk_content_blob(size_t size, const unsigned char *data, size_t len, bool writable);
+const char *az_dstore_create(size_t size); /* id owned by the store */
+bool az_dstore_exists(const char *id);
+bool az_dstore_frozen(const char *id);
+void az_dstore_freeze(const char *id);
+/* Writes len bytes (zeros when data is NULL); -1 when frozen, unknown or out of range. */
+int az_dstore_write(const char *id, size_t off, const void *data, size_t len);
+void az_dstore_cleanup(void); /* at exit */
 
 /* ---- sql.c ---- */
 void az_sql_seed(cJSON *entry, const cJSON *tables, double now);

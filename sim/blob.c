@@ -96,7 +96,7 @@ static char *xml_finish(xmlTextWriterPtr w, xmlBufferPtr buf, size_t *len) {
   return s;
 }
 
-static void blob_error(az_resp *p, int status, const char *code, const char *msg) {
+void az_blob_error(az_resp *p, int status, const char *code, const char *msg) {
   xmlBufferPtr buf = xmlBufferCreate();
   xmlTextWriterPtr w = xmlNewTextWriterMemory(buf, 0);
   xmlTextWriterStartDocument(w, NULL, "utf-8", NULL);
@@ -268,11 +268,11 @@ static int status_for(const char *code) {
 }
 
 static void write_error(az_resp *p, const char *code) {
-  if (strncmp(code, "BlobImmutable", 13) == 0) blob_error(p, 409, code, immut_msg(code));
-  else if (strcmp(code, "BlobAlreadyExists") == 0) blob_error(p, 409, code, "The specified blob already exists.");
-  else if (strcmp(code, "ContainerNotFound") == 0) blob_error(p, 404, code, "The specified container does not exist.");
-  else if (strcmp(code, "BlobNotFound") == 0) blob_error(p, 404, code, "The specified blob does not exist.");
-  else blob_error(p, status_for(code), code, code);
+  if (strncmp(code, "BlobImmutable", 13) == 0) az_blob_error(p, 409, code, immut_msg(code));
+  else if (strcmp(code, "BlobAlreadyExists") == 0) az_blob_error(p, 409, code, "The specified blob already exists.");
+  else if (strcmp(code, "ContainerNotFound") == 0) az_blob_error(p, 404, code, "The specified container does not exist.");
+  else if (strcmp(code, "BlobNotFound") == 0) az_blob_error(p, 404, code, "The specified blob does not exist.");
+  else az_blob_error(p, status_for(code), code, code);
 }
 
 static bool wants_if_none_match(az_req *r) {
@@ -306,7 +306,7 @@ static cJSON *parse_block_list(const char *body, size_t len) {
 static void put_block_list(az_req *r, az_resp *p, const char *acct, const char *cont, const char *name, cJSON *store) {
   cJSON *list = parse_block_list(r->body, r->body_len);
   if (!list) {
-    blob_error(p, 400, "InvalidXmlDocument", "XML specified is not syntactically valid.");
+    az_blob_error(p, 400, "InvalidXmlDocument", "XML specified is not syntactically valid.");
     return;
   }
   cJSON *staged = cJSON_GetObjectItemCaseSensitive(az_obj(store, "blocks"), name);
@@ -361,7 +361,7 @@ static void put_block_list(az_req *r, az_resp *p, const char *acct, const char *
   if (bad) {
     free(data);
     cJSON_Delete(committed);
-    blob_error(p, 400, "InvalidBlockList", "The specified block list is invalid.");
+    az_blob_error(p, 400, "InvalidBlockList", "The specified block list is invalid.");
     return;
   }
   cJSON *b = NULL;
@@ -416,7 +416,7 @@ static void list_blobs(az_req *r, az_resp *p, const char *acct, const char *cont
   bool with_deleted = include && strstr(include, "deleted");
   long max = mr ? strtol(mr, NULL, 10) : 5000;
   if (max < 1 || max > 5000) {
-    blob_error(p, 400, "OutOfRangeQueryParameterValue", "One of the query parameters specified in the request URI is outside the permissible range.");
+    az_blob_error(p, 400, "OutOfRangeQueryParameterValue", "One of the query parameters specified in the request URI is outside the permissible range.");
     return;
   }
   cJSON *blobs = cJSON_GetObjectItem(store, "blobs");
@@ -553,7 +553,7 @@ static void container_route(az_req *r, az_resp *p, const char *acct, const char 
   const char *restype = az_query(r, "restype");
   const char *comp = az_query(r, "comp");
   if (!restype || strcmp(restype, "container") != 0) {
-    blob_error(p, 400, "InvalidQueryParameterValue", "Value for one of the query parameters specified in the request URI is invalid.");
+    az_blob_error(p, 400, "InvalidQueryParameterValue", "Value for one of the query parameters specified in the request URI is invalid.");
     return;
   }
   cJSON *store = az_blob_container(acct, cont, false);
@@ -568,9 +568,9 @@ static void container_route(az_req *r, az_resp *p, const char *acct, const char 
     cJSON *dc = az_obj(az_g.st, "deleted_containers");
     cJSON *d = cJSON_GetObjectItemCaseSensitive(dc, lk);
     if (!d) {
-      blob_error(p, 404, "ContainerNotFound", "The specified container does not exist.");
+      az_blob_error(p, 404, "ContainerNotFound", "The specified container does not exist.");
     } else if (store || ce) {
-      blob_error(p, 409, "ContainerAlreadyExists", "The specified container already exists.");
+      az_blob_error(p, 409, "ContainerAlreadyExists", "The specified container already exists.");
     } else {
       cJSON *s = cJSON_DetachItemViaPointer(dc, d);
       cJSON *res = cJSON_DetachItemFromObject(s, "_res");
@@ -592,12 +592,12 @@ static void container_route(az_req *r, az_resp *p, const char *acct, const char 
   }
   if (strcmp(m, "PUT") == 0 && !comp) {
     if (store || ce) {
-      blob_error(p, 409, "ContainerAlreadyExists", "The specified container already exists.");
+      az_blob_error(p, 409, "ContainerAlreadyExists", "The specified container already exists.");
       return;
     }
     size_t n = strlen(cont);
     if (n < 3 || n > 63 || strspn(cont, "abcdefghijklmnopqrstuvwxyz0123456789-") != n) {
-      blob_error(p, 400, "InvalidResourceName", "The specified resource name contains invalid characters.");
+      az_blob_error(p, 400, "InvalidResourceName", "The specified resource name contains invalid characters.");
       return;
     }
     create_container_resource(acct, cont, r->now);
@@ -608,7 +608,7 @@ static void container_route(az_req *r, az_resp *p, const char *acct, const char 
     return;
   }
   if (!store) {
-    blob_error(p, 404, "ContainerNotFound", "The specified container does not exist.");
+    az_blob_error(p, 404, "ContainerNotFound", "The specified container does not exist.");
     return;
   }
   if (strcmp(m, "GET") == 0 && comp && strcmp(comp, "list") == 0) {
@@ -624,9 +624,9 @@ static void container_route(az_req *r, az_resp *p, const char *acct, const char 
     cJSON *props = cJSON_GetObjectItem(cJSON_GetObjectItem(ce, "res"), "properties");
     cJSON *ip = cJSON_GetObjectItem(props, "immutabilityPolicy");
     if (az_bool(props, "hasLegalHold", false)) {
-      blob_error(p, 409, "ContainerHasLegalHold", "The requested operation is not allowed as the container has one or more legal holds.");
+      az_blob_error(p, 409, "ContainerHasLegalHold", "The requested operation is not allowed as the container has one or more legal holds.");
     } else if (ip && az_ieq(az_str(cJSON_GetObjectItem(ip, "properties"), "state"), "Locked")) {
-      blob_error(p, 409, "ContainerImmutabilityPolicyLocked", "The requested operation is not allowed as the container has a locked immutability policy.");
+      az_blob_error(p, 409, "ContainerImmutabilityPolicyLocked", "The requested operation is not allowed as the container has a locked immutability policy.");
     } else {
       if (ce) {
         char *l = az_lower(az_str(cJSON_GetObjectItem(ce, "res"), "id"));
@@ -643,7 +643,7 @@ static void container_route(az_req *r, az_resp *p, const char *acct, const char 
       std_headers(p);
     }
   } else {
-    blob_error(p, 400, "UnsupportedHttpVerb", "The resource doesn't support the specified HTTP verb.");
+    az_blob_error(p, 400, "UnsupportedHttpVerb", "The resource doesn't support the specified HTTP verb.");
   }
 }
 
@@ -658,7 +658,7 @@ static unsigned char *copy_source(az_req *r, az_resp *p, size_t *len) {
   unsigned char *out = NULL;
   if (!src || curl_url_set(u, CURLUPART_URL, src, 0) != CURLUE_OK ||
       curl_url_get(u, CURLUPART_PATH, &path, CURLU_URLDECODE) != CURLUE_OK) {
-    blob_error(p, 400, "InvalidHeaderValue", "The value for x-ms-copy-source is not a valid URL.");
+    az_blob_error(p, 400, "InvalidHeaderValue", "The value for x-ms-copy-source is not a valid URL.");
     goto done;
   }
   curl_url_get(u, CURLUPART_QUERY, &query, 0);
@@ -676,7 +676,7 @@ static unsigned char *copy_source(az_req *r, az_resp *p, size_t *len) {
   if (strncmp(seg0, "md-", 3) == 0) {
     cJSON *content = az_disk_sas_content(seg0 + 3, sig);
     if (!content) {
-      blob_error(p, 403, "CannotVerifyCopySource", "Server failed to authenticate the request to the copy source.");
+      az_blob_error(p, 403, "CannotVerifyCopySource", "Server failed to authenticate the request to the copy source.");
       goto done;
     }
     total = az_disk_size(content);
@@ -688,7 +688,7 @@ static unsigned char *copy_source(az_req *r, az_resp *p, size_t *len) {
     cJSON *store = cont ? az_blob_container(seg0, cont, false) : NULL;
     cJSON *b = name ? cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItem(store, "blobs"), name) : NULL;
     if (!b) {
-      blob_error(p, 404, "CannotVerifyCopySource", "The specified copy source does not exist.");
+      az_blob_error(p, 404, "CannotVerifyCopySource", "The specified copy source does not exist.");
       goto done;
     }
     const char *d = az_str(b, "data");
@@ -701,7 +701,7 @@ static unsigned char *copy_source(az_req *r, az_resp *p, size_t *len) {
     int n = sscanf(range, "bytes=%llu-%llu", &a, &e);
     if (n != 2 || e < a || a >= total) {
       free(all);
-      blob_error(p, 416, "InvalidRange", "The range specified is invalid for the current size of the resource.");
+      az_blob_error(p, 416, "InvalidRange", "The range specified is invalid for the current size of the resource.");
       goto done;
     }
     from = (size_t)a;
@@ -722,7 +722,7 @@ done:
 static void blob_route(az_req *r, az_resp *p, const char *acct, const char *cont, const char *name) {
   cJSON *store = az_blob_container(acct, cont, false);
   if (!store) {
-    blob_error(p, 404, "ContainerNotFound", "The specified container does not exist.");
+    az_blob_error(p, 404, "ContainerNotFound", "The specified container does not exist.");
     return;
   }
   const char *comp = az_query(r, "comp");
@@ -732,7 +732,7 @@ static void blob_route(az_req *r, az_resp *p, const char *acct, const char *cont
   if (strcmp(m, "PUT") == 0 && comp && strcmp(comp, "block") == 0) {
     const char *bid = az_query(r, "blockid");
     if (!bid || !*bid || strlen(bid) > 256) {
-      blob_error(p, 400, "InvalidQueryParameterValue", "Value for one of the query parameters specified in the request URI is invalid.");
+      az_blob_error(p, 400, "InvalidQueryParameterValue", "Value for one of the query parameters specified in the request URI is invalid.");
       return;
     }
     const unsigned char *data = (const unsigned char *)r->body;
@@ -756,7 +756,7 @@ static void blob_route(az_req *r, az_resp *p, const char *acct, const char *cont
   } else if (strcmp(m, "PUT") == 0 && comp && strcmp(comp, "undelete") == 0) {
     cJSON *arr = cJSON_GetObjectItemCaseSensitive(az_obj(store, "deleted_blobs"), name);
     if (!b && cJSON_GetArraySize(arr) == 0) {
-      blob_error(p, 404, "BlobNotFound", "The specified blob does not exist.");
+      az_blob_error(p, 404, "BlobNotFound", "The specified blob does not exist.");
       return;
     }
     if (!b) {
@@ -770,11 +770,11 @@ static void blob_route(az_req *r, az_resp *p, const char *acct, const char *cont
   } else if (strcmp(m, "PUT") == 0 && !comp) {
     const char *bt = az_header(r, "x-ms-blob-type");
     if (!bt) {
-      blob_error(p, 400, "MissingRequiredHeader", "An HTTP header that's mandatory for this request is not specified.");
+      az_blob_error(p, 400, "MissingRequiredHeader", "An HTTP header that's mandatory for this request is not specified.");
       return;
     }
     if (strcmp(bt, "BlockBlob") != 0) {
-      blob_error(p, 400, "InvalidHeaderValue", "azsim serves block blobs only.");
+      az_blob_error(p, 400, "InvalidHeaderValue", "azsim serves block blobs only.");
       return;
     }
     const char *ct = az_header(r, "x-ms-blob-content-type");
@@ -800,7 +800,7 @@ static void blob_route(az_req *r, az_resp *p, const char *acct, const char *cont
     az_resp_header(p, "x-ms-request-server-encrypted", "true");
   } else if ((strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0) && !comp) {
     if (!b) {
-      blob_error(p, 404, "BlobNotFound", "The specified blob does not exist.");
+      az_blob_error(p, 404, "BlobNotFound", "The specified blob does not exist.");
       if (strcmp(m, "HEAD") == 0) az_resp_empty(p, 404);
       return;
     }
@@ -816,7 +816,7 @@ static void blob_route(az_req *r, az_resp *p, const char *acct, const char *cont
       int n = sscanf(range, "bytes=%llu-%llu", &a, &e);
       if (n < 1 || a >= size || (n == 2 && e < a)) {
         free(raw);
-        blob_error(p, 416, "InvalidRange", "The range specified is invalid for the current size of the resource.");
+        az_blob_error(p, 416, "InvalidRange", "The range specified is invalid for the current size of the resource.");
         az_resp_header(p, "Content-Range", "bytes */%zu", size);
         return;
       }
@@ -843,7 +843,7 @@ static void blob_route(az_req *r, az_resp *p, const char *acct, const char *cont
     az_resp_header(p, "x-ms-delete-type-permanent", "%s", az_bool(cJSON_GetObjectItem(blob_service_props(acct), "deleteRetentionPolicy"), "enabled", false) ? "false" : "true");
     std_headers(p);
   } else {
-    blob_error(p, 400, "UnsupportedHttpVerb", "The resource doesn't support the specified HTTP verb.");
+    az_blob_error(p, 400, "UnsupportedHttpVerb", "The resource doesn't support the specified HTTP verb.");
   }
 }
 
@@ -851,7 +851,7 @@ bool az_blob_route(az_req *r, az_resp *p) {
   if (r->nseg < 1 || !account_entry(r->seg[0])) return false;
   if (!az_auth_check(r, p, "storage")) {
     /* az_auth_check set WWW-Authenticate; storage errors are XML */
-    blob_error(p, 401, az_header(r, "Authorization") ? "InvalidAuthenticationInfo" : "NoAuthenticationInformation",
+    az_blob_error(p, 401, az_header(r, "Authorization") ? "InvalidAuthenticationInfo" : "NoAuthenticationInformation",
                "Server failed to authenticate the request. Please refer to the information in the www-authenticate header.");
     return true;
   }
@@ -859,7 +859,7 @@ bool az_blob_route(az_req *r, az_resp *p) {
   if (r->nseg == 1) {
     const char *comp = az_query(r, "comp");
     if (strcmp(r->method, "GET") == 0 && comp && strcmp(comp, "list") == 0) list_containers(r, p, acct);
-    else blob_error(p, 400, "InvalidQueryParameterValue", "Value for one of the query parameters specified in the request URI is invalid.");
+    else az_blob_error(p, 400, "InvalidQueryParameterValue", "Value for one of the query parameters specified in the request URI is invalid.");
     return true;
   }
   if (r->nseg == 2) {
@@ -874,7 +874,7 @@ bool az_blob_route(az_req *r, az_resp *p) {
     if (i > 2) strcat(name, "/");
     strcat(name, r->seg[i]);
   }
-  if (n > 1025) blob_error(p, 400, "InvalidResourceName", "The specified resource name length is not within the permissible limits.");
+  if (n > 1025) az_blob_error(p, 400, "InvalidResourceName", "The specified resource name length is not within the permissible limits.");
   else blob_route(r, p, acct, r->seg[1], name);
   free(name);
   return true;

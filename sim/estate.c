@@ -152,11 +152,231 @@ static int seed_locks(const char *scope, const cJSON *locks, char *err, size_t e
   return 0;
 }
 
+#define MAX_DISK_BYTES (256.0 * 1024 * 1024)
+
+/* size_bytes / content_seed of a disk or snapshot: deterministic contents */
+static int seed_content(cJSON *e, const cJSON *spec, char *err, size_t errlen) {
+  cJSON *content = cJSON_GetObjectItem(e, "content");
+  double n = cJSON_GetObjectItem(spec, "size_bytes") ? az_num(spec, "size_bytes", -1) : (double)az_disk_size(content);
+  if (n < 512 || n > MAX_DISK_BYTES || n != (double)(long long)n || (long long)n % 512 != 0) {
+    snprintf(err, errlen, "%s: size_bytes must be a multiple of 512, from 512 to %.0f", e->string, MAX_DISK_BYTES);
+    return -1;
+  }
+  const char *seed = az_str(spec, "content_seed");
+  if (!seed) seed = az_str(content, "seed");
+  if (!seed) seed = az_str(cJSON_GetObjectItem(e, "res"), "id");
+  az_set(e, "content", az_disk_content_seeded(seed, (size_t)n));
+  az_set_num(az_obj(az_obj(e, "res"), "properties"), "diskSizeBytes", n);
+  return 0;
+}
+
+/* encryption: {key_vault, key} (Azure Disk Encryption settings with a key
+ * encryption key, DiskRP encryptionSettingsCollection) or
+ * {disk_encryption_set} (server-side encryption with a customer key). */
+static int disk_encryption(const char *scope_id, const cJSON *enc, cJSON *props, char *err, size_t errlen) {
+  const char *kv = az_str(enc, "key_vault"), *key = az_str(enc, "key"), *des = az_str(enc, "disk_encryption_set");
+  if (des) {
+    cJSON *e = cJSON_AddObjectToObject(props, "encryption");
+    cJSON_AddStringToObject(e, "type", "EncryptionAtRestWithCustomerKey");
+    char *id = des[0] == '/' ? strdup(des) : az_strdupf("%s/providers/Microsoft.Compute/diskEncryptionSets/%s", scope_id, des);
+    cJSON_AddStringToObject(e, "diskEncryptionSetId", id);
+    free(id);
+  }
+  if (!kv) return 0;
+  char *vid = kv[0] == '/' ? strdup(kv) : az_strdupf("%s/providers/Microsoft.KeyVault/vaults/%s", scope_id, kv);
+  cJSON *ve = az_res_get(vid);
+  if (!ve || !key) {
+    snprintf(err, errlen, "encryption: key vault '%s' (listed before the VM) and 'key' are required", kv);
+    free(vid);
+    return -1;
+  }
+  cJSON *vres = cJSON_GetObjectItem(ve, "res");
+  char *lname = az_lower(az_str(vres, "name"));
+  cJSON *item = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItem(az_kv_store(lname, false), "keys"), key);
+  free(lname);
+  cJSON *vs = cJSON_GetObjectItem(item, "versions");
+  const char *ver = az_str(cJSON_GetArrayItem(vs, cJSON_GetArraySize(vs) - 1), "version");
+  if (!ver) {
+    snprintf(err, errlen, "encryption: key '%s' not found in vault '%s'", key, kv);
+    free(vid);
+    return -1;
+  }
+  const char *uri = az_str(cJSON_GetObjectItem(vres, "properties"), "vaultUri");
+  cJSON *coll = cJSON_AddObjectToObject(props, "encryptionSettingsCollection");
+  cJSON_AddBoolToObject(coll, "enabled", true);
+  cJSON_AddStringToObject(coll, "encryptionSettingsVersion", "1.1");
+  cJSON *el = cJSON_CreateObject();
+  cJSON *kek = cJSON_AddObjectToObject(el, "keyEncryptionKey");
+  cJSON_AddStringToObject(cJSON_AddObjectToObject(kek, "sourceVault"), "id", az_str(vres, "id"));
+  char *url = az_strdupf("%skeys/%s/%s", uri ? uri : "", key, ver);
+  cJSON_AddStringToObject(kek, "keyUrl", url);
+  free(url);
+  cJSON_AddItemToArray(cJSON_AddArrayToObject(coll, "encryptionSettings"), el);
+  free(vid);
+  return 0;
+}
+
+/* One managed disk of a seeded VM; *id gets its id (malloc). */
+static int seed_vm_disk(const char *scope_id, const cJSON *vm, const cJSON *d, const char *dflt_name, bool os,
+                        char **id, char *err, size_t errlen) {
+  const char *name = az_str(d, "name") ? az_str(d, "name") : dflt_name;
+  *id = az_strdupf("%s/providers/Microsoft.Compute/disks/%s", scope_id, name);
+  double n = az_num(d, "size_bytes", 65536);
+  cJSON *b = cJSON_CreateObject();
+  if (az_str(vm, "location")) cJSON_AddStringToObject(b, "location", az_str(vm, "location"));
+  cJSON_AddStringToObject(cJSON_AddObjectToObject(b, "sku"), "name", "Premium_LRS");
+  cJSON *props = cJSON_AddObjectToObject(b, "properties");
+  cJSON_AddNumberToObject(props, "diskSizeGB", n > 0 ? (double)(((long long)n + (1LL << 30) - 1) >> 30) : 1);
+  cJSON_AddStringToObject(cJSON_AddObjectToObject(props, "creationData"), "createOption", "Empty");
+  if (os) cJSON_AddStringToObject(props, "osType", "Linux");
+  int rc = disk_encryption(scope_id, cJSON_GetObjectItem(vm, "encryption"), props, err, errlen);
+  char *url = az_strdupf("%s?api-version=2023-04-02", *id);
+  if (!rc) rc = put(url, b, err, errlen);
+  free(url);
+  cJSON_Delete(b);
+  cJSON *e = rc ? NULL : az_res_get(*id);
+  if (e) {
+    cJSON *spec = cJSON_CreateObject();
+    cJSON_AddNumberToObject(spec, "size_bytes", n);
+    if (az_str(d, "content_seed")) cJSON_AddStringToObject(spec, "content_seed", az_str(d, "content_seed"));
+    rc = seed_content(e, spec, err, errlen);
+    cJSON_Delete(spec);
+  }
+  return rc;
+}
+
+/* type Microsoft.Compute/virtualMachines with os_disk / data_disks /
+ * network / encryption (docs/azsim.md): the disks, the virtual network,
+ * subnet and NIC, then the VM referencing them, running. */
+static int seed_vm(const char *scope_id, const cJSON *spec, char *err, size_t errlen) {
+  const char *name = az_str(spec, "name");
+  char *osid = NULL, *dflt = az_strdupf("%s-osdisk", name);
+  int rc = seed_vm_disk(scope_id, spec, cJSON_GetObjectItem(spec, "os_disk"), dflt, true, &osid, err, errlen);
+  free(dflt);
+  cJSON *b = resource_body(spec);
+  cJSON *props = az_obj(b, "properties");
+  if (!cJSON_GetObjectItem(props, "hardwareProfile"))
+    cJSON_AddStringToObject(cJSON_AddObjectToObject(props, "hardwareProfile"), "vmSize",
+                            az_str(spec, "vm_size") ? az_str(spec, "vm_size") : "Standard_B2s");
+  cJSON *sp = cJSON_CreateObject();
+  cJSON *osd = cJSON_AddObjectToObject(sp, "osDisk");
+  cJSON_AddStringToObject(osd, "osType", "Linux");
+  cJSON_AddStringToObject(osd, "name", strrchr(osid, '/') + 1);
+  cJSON_AddStringToObject(osd, "createOption", "Attach");
+  cJSON_AddStringToObject(cJSON_AddObjectToObject(osd, "managedDisk"), "id", osid);
+  cJSON_AddStringToObject(osd, "deleteOption", "Detach");
+  free(osid);
+  cJSON *dds = cJSON_AddArrayToObject(sp, "dataDisks");
+  cJSON *d;
+  int i = 0;
+  cJSON_ArrayForEach(d, cJSON_GetObjectItem(spec, "data_disks")) {
+    if (rc) break;
+    int lun = (int)az_num(d, "lun", i);
+    char *did = NULL, *dn = az_strdupf("%s-data%d", name, lun);
+    rc = seed_vm_disk(scope_id, spec, d, dn, false, &did, err, errlen);
+    free(dn);
+    cJSON *dd = cJSON_CreateObject();
+    cJSON_AddNumberToObject(dd, "lun", lun);
+    cJSON_AddStringToObject(dd, "name", strrchr(did, '/') + 1);
+    cJSON_AddStringToObject(dd, "createOption", "Attach");
+    cJSON_AddStringToObject(cJSON_AddObjectToObject(dd, "managedDisk"), "id", did);
+    cJSON_AddStringToObject(dd, "deleteOption", "Detach");
+    cJSON_AddItemToArray(dds, dd);
+    free(did);
+    i++;
+  }
+  az_set(props, "storageProfile", sp);
+  cJSON *net = cJSON_GetObjectItem(spec, "network");
+  if (!rc && net) {
+    const char *vnet = az_str(net, "vnet"), *subnet = az_str(net, "subnet"), *nic = az_str(net, "nic");
+    char *vn = az_strdupf("%s-vnet", name), *nn = az_strdupf("%s-nic", name);
+    char *vnid = az_strdupf("%s/providers/Microsoft.Network/virtualNetworks/%s", scope_id, vnet ? vnet : vn);
+    char *snid = az_strdupf("%s/subnets/%s", vnid, subnet ? subnet : "default");
+    char *nicid = az_strdupf("%s/providers/Microsoft.Network/networkInterfaces/%s", scope_id, nic ? nic : nn);
+    char *url;
+    if (!az_res_get(vnid)) {
+      cJSON *vb = cJSON_Parse("{\"properties\":{\"addressSpace\":{\"addressPrefixes\":[\"10.0.0.0/16\"]}}}");
+      url = az_strdupf("%s?api-version=2023-09-01", vnid);
+      rc = put(url, vb, err, errlen);
+      free(url);
+      cJSON_Delete(vb);
+    }
+    if (!rc && !az_res_get(snid)) {
+      cJSON *sb = cJSON_Parse("{\"properties\":{\"addressPrefix\":\"10.0.0.0/24\"}}");
+      url = az_strdupf("%s?api-version=2023-09-01", snid);
+      rc = put(url, sb, err, errlen);
+      free(url);
+      cJSON_Delete(sb);
+    }
+    if (!rc && !az_res_get(nicid)) {
+      cJSON *nb = cJSON_CreateObject();
+      cJSON *ipc = cJSON_CreateObject();
+      cJSON_AddStringToObject(ipc, "name", "ipconfig1");
+      cJSON *ipp = cJSON_AddObjectToObject(ipc, "properties");
+      cJSON_AddStringToObject(ipp, "privateIPAllocationMethod", "Dynamic");
+      cJSON_AddStringToObject(cJSON_AddObjectToObject(ipp, "subnet"), "id", snid);
+      cJSON_AddItemToArray(cJSON_AddArrayToObject(cJSON_AddObjectToObject(nb, "properties"), "ipConfigurations"), ipc);
+      url = az_strdupf("%s?api-version=2023-09-01", nicid);
+      rc = put(url, nb, err, errlen);
+      free(url);
+      cJSON_Delete(nb);
+    }
+    cJSON *np = cJSON_CreateObject();
+    cJSON *ni = cJSON_CreateObject();
+    cJSON_AddStringToObject(ni, "id", nicid);
+    cJSON_AddBoolToObject(cJSON_AddObjectToObject(ni, "properties"), "primary", true);
+    cJSON_AddItemToArray(cJSON_AddArrayToObject(np, "networkInterfaces"), ni);
+    az_set(props, "networkProfile", np);
+    free(vn);
+    free(nn);
+    free(vnid);
+    free(snid);
+    free(nicid);
+  }
+  char *vmid = az_strdupf("%s/providers/Microsoft.Compute/virtualMachines/%s", scope_id, name);
+  char *url = az_strdupf("%s?api-version=2024-03-01", vmid);
+  if (!rc) rc = put(url, b, err, errlen);
+  free(url);
+  cJSON_Delete(b);
+  const char *power = az_str(spec, "power");
+  cJSON *e = az_res_get(vmid);
+  if (!rc && e && power) {
+    if (!az_ieq(power, "running") && !az_ieq(power, "stopped") && !az_ieq(power, "deallocated")) {
+      snprintf(err, errlen, "%s: power must be running, stopped or deallocated", name);
+      rc = -1;
+    } else {
+      char *l = az_lower(power);
+      az_set_str(e, "power", l);
+      free(l);
+    }
+  }
+  free(vmid);
+  return rc;
+}
+
 static int seed_resource(const char *scope_id, const cJSON *spec, cJSON *pending_locks, char *err, size_t errlen) {
   const char *type = az_str(spec, "type"), *name = az_str(spec, "name");
   if (!type || !name) {
     snprintf(err, errlen, "resources need 'type' and 'name'");
     return -1;
+  }
+  if (az_ieq(type, "Microsoft.Compute/virtualMachines") &&
+      (cJSON_GetObjectItem(spec, "os_disk") || cJSON_GetObjectItem(spec, "data_disks") || cJSON_GetObjectItem(spec, "network"))) {
+    if (strchr(scope_id, '/') && strstr(scope_id, "/providers/")) {
+      snprintf(err, errlen, "%s: a seeded VM must be a top-level resource", name);
+      return -1;
+    }
+    int rc = seed_vm(scope_id, spec, err, errlen);
+    cJSON *l = cJSON_GetObjectItem(spec, "locks");
+    if (!rc && l) {
+      cJSON *pl = cJSON_CreateObject();
+      char *id = az_strdupf("%s/providers/Microsoft.Compute/virtualMachines/%s", scope_id, name);
+      cJSON_AddStringToObject(pl, "scope", id);
+      free(id);
+      cJSON_AddItemToObject(pl, "locks", cJSON_Duplicate(l, 1));
+      cJSON_AddItemToArray(pending_locks, pl);
+    }
+    return rc;
   }
   /* top-level: "NS/type" under "<rg>/providers"; children: relative type */
   char *id = strchr(type, '.') ? az_strdupf("%s/providers/%s/%s", scope_id, type, name)
@@ -171,14 +391,10 @@ static int seed_resource(const char *scope_id, const cJSON *spec, cJSON *pending
     if (az_ieq(type, "Microsoft.KeyVault/vaults")) az_kv_seed(name, spec);
     if (az_ieq(type, "Microsoft.Storage/storageAccounts")) rc = seed_containers(id, name, spec, err, errlen);
     if (!rc && az_ieq(type, "Microsoft.Storage/storageAccounts")) rc = seed_shares(id, name, spec, err, errlen);
-    if (e && cJSON_GetObjectItem(e, "content") && cJSON_GetObjectItem(spec, "size_bytes")) {
-      double n = az_num(spec, "size_bytes", 65536);
-      if (n < 0 || n > 64.0 * 1024 * 1024) n = 65536;
-      az_set_num(cJSON_GetObjectItem(e, "content"), "size", n);
-    }
+    if (!rc && e && cJSON_GetObjectItem(e, "content") &&
+        (cJSON_GetObjectItem(spec, "size_bytes") || az_str(spec, "content_seed")))
+      rc = seed_content(e, spec, err, errlen);
     if (e && cJSON_GetObjectItem(spec, "tables")) az_sql_seed(e, cJSON_GetObjectItem(spec, "tables"), az_now());
-    if (e && cJSON_GetObjectItem(e, "content") && az_str(spec, "content_seed"))
-      az_set_str(cJSON_GetObjectItem(e, "content"), "seed", az_str(spec, "content_seed"));
     cJSON *l = cJSON_GetObjectItem(spec, "locks");
     if (l) {
       cJSON *pl = cJSON_CreateObject();

@@ -390,5 +390,6 @@ int az_serve(const char *estate_path, int port, int control_port, const char *re
   cJSON_Delete(az_g.snapshots);
   EVP_PKEY_free(az_g.signing_key);
   az_data_dir_cleanup();
+  az_dstore_cleanup();
   return rc == 0 ? 0 : 1;
 }

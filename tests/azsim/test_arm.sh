@@ -148,6 +148,11 @@ _curl -H "Range: bytes=100-199" "$SAS"
 expect 206 "ranged SAS read"
 check "range length 100" eq "$(stat -c %s "$WORK/body")" 100
 arm POST "$DISK/beginGetAccess?api-version=2023-04-02" -d '{"access":"Read"}'
+expect 409 Conflict "no read SAS for a disk attached to a running VM"
+arm POST "$RGA/providers/Microsoft.Compute/virtualMachines/vm-app/deallocate?api-version=2024-03-01"
+expect 202 "deallocate the VM"
+arm POST "$DISK/beginGetAccess?api-version=2023-04-02" -d '{"access":"Read"}'
+expect 202 "read SAS once the VM is deallocated"
 _curl -H "Authorization: Bearer $ARM" "$(header Location)"
 _curl "$(jbody .accessSAS)"
 check "disk and its snapshot have the same bytes" eq "$(sha256sum "$WORK/body" | cut -d' ' -f1)" "$SUM1"
