@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# The large-object routines of the host table (ABI 1.3) against azsim: a
+# managed disk's read SAS streamed into the signed vault (with a small inline
+# object beside it), its digest equal to the manifest's and to azsim's own
+# checksum; the object streamed back into a new disk through its upload SAS
+# (Put Page) and read back equal; a corrupted vault block refused before it
+# reaches the disk; and no SAS signature in any artifact.
+set -u
+: "${REBOUND:?}" "${AZSIM:?}" "${AZPROBE_DIR:?}"
+TMP="$(mktemp -d)"
+AZSIM_PID=
+cleanup() {
+  [ -n "$AZSIM_PID" ] && kill "$AZSIM_PID" 2>/dev/null && wait "$AZSIM_PID" 2>/dev/null
+  [ -n "${KEEP:-}" ] || rm -rf "$TMP"
+}
+trap cleanup EXIT
+cd "$TMP"
+export NO_COLOR=1
+PASSED=0 FAILED=0
+fail() { echo "FAIL: $*" >&2; FAILED=$((FAILED + 1)); }
+check() { local what=$1; shift; if "$@"; then PASSED=$((PASSED + 1)); else fail "$what"; fi; }
+
+T=11111111-1111-1111-1111-111111111111
+S=22222222-2222-2222-2222-222222222222
+SECRET='S3cr3t-Stream-Client-Value'
+# 5 MiB + 512: more than one vault block, and a short last one.
+SIZE=$((5 * 1024 * 1024 + 512))
+cat >estate.yaml <<YAML
+tenant: $T
+identity:
+  clients:
+    - {client_id: rebound-test, secret: "$SECRET"}
+subscriptions:
+  - id: $S
+    name: Test
+    resource_groups:
+      - name: rg-disks
+        location: westeurope
+        resources:
+          - type: Microsoft.Compute/disks
+            name: data1
+            properties: {diskSizeGB: 1, creationData: {createOption: Empty}}
+            size_bytes: $SIZE
+            content_seed: stream-test
+YAML
+"$AZSIM" serve --estate estate.yaml --ready-file ready.json --tls-dir tls >azsim.log 2>&1 &
+AZSIM_PID=$!
+for _ in $(seq 200); do [ -s ready.json ] && break; sleep 0.1; done
+[ -s ready.json ] || { cat azsim.log >&2; echo "FAIL: azsim did not start"; exit 1; }
+PORT=$(jq -r .port ready.json)
+CTL=$(jq -r .control_url ready.json)
+CA=$(jq -r .ca ready.json)
+openssl genpkey -algorithm ed25519 -out sign.pem 2>/dev/null
+openssl pkey -in sign.pem -pubout -out pub.pem 2>/dev/null
+cat >rebound.yaml <<YAML
+cloud:
+  name: custom
+  authority_host: https://127.0.0.1:$PORT
+  arm_endpoint: https://127.0.0.1:$PORT
+  arm_audience: https://management.azure.com
+  keyvault_suffix: vault.localhost:$PORT
+  storage_suffix: localhost:$PORT
+  ca_file: $CA
+auth:
+  method: client_secret
+  tenant_id: $T
+  client_id: rebound-test
+  client_secret_env: REBOUND_TEST_SECRET
+vault:
+  kind: local
+  path: $TMP/backups
+  signing_key_file: $TMP/sign.pem
+  public_key_file: $TMP/pub.pem
+YAML
+export REBOUND_TEST_SECRET="$SECRET"
+
+cat >stream.lua <<'LUA'
+playbook { name = "host-stream" }
+local az = plugin "azprobe"
+local RG = "/subscriptions/22222222-2222-2222-2222-222222222222/resourceGroups/rg-disks"
+local DISK = RG .. "/providers/Microsoft.Compute/disks/data1"
+local NEW = RG .. "/providers/Microsoft.Compute/disks/restored1"
+local API = "2023-04-02"
+local function access(disk, how)
+  return az.call { method = "POST", path = disk .. "/beginGetAccess", api_version = API,
+                   body = { access = how, durationInSeconds = 600 } }
+end
+local function revoke(disk)
+  return az.call { method = "POST", path = disk .. "/endGetAccess", api_version = API }
+end
+step "read-sas" { effect = "write", run = function() return access(DISK, "Read") end }
+step "backup" { needs = "read-sas", effect = "write", run = function(ctx)
+  return az.stream_put { source_id = DISK, kind = "disk", objects = {
+    ["disk.vhd"] = { url = ctx.outputs["read-sas"].body.accessSAS },
+    ["disk.json"] = '{"name":"data1"}' } }
+end }
+step "digest" { needs = { "read-sas", "backup" }, run = function(ctx)
+  return az.digest { url = ctx.outputs["read-sas"].body.accessSAS }
+end }
+step "manifest" { needs = "backup", run = function(ctx)
+  return az.manifest { set_id = ctx.outputs.backup.set_id }
+end }
+step "revoke" { needs = { "digest" }, always = true, effect = "write",
+  run = function() return revoke(DISK) end }
+step "state" { needs = "revoke", run = function()
+  return az.get { path = DISK, api_version = API }
+end }
+step "new-disk" { needs = "manifest", effect = "write", run = function(ctx)
+  local size = 0
+  for _, o in ipairs(ctx.outputs.manifest.objects) do
+    if o.name == "disk.vhd" then size = o.bytes end
+  end
+  return az.put { path = NEW, api_version = API, body = { location = "westeurope",
+    properties = { creationData = { createOption = "Upload", uploadSizeBytes = size } } } }
+end }
+step "write-sas" { needs = "new-disk", effect = "write", run = function() return access(NEW, "Write") end }
+step "upload" { needs = { "write-sas", "backup" }, effect = "write", run = function(ctx)
+  return az.to_url { set_id = ctx.outputs.backup.set_id, object = "disk.vhd",
+                     url = ctx.outputs["write-sas"].body.accessSAS, target = "page" }
+end }
+step "seal" { needs = "upload", effect = "write", run = function() return revoke(NEW) end }
+step "read-new" { needs = "seal", effect = "write", run = function() return access(NEW, "Read") end }
+step "digest-new" { needs = "read-new", run = function(ctx)
+  return az.digest { url = ctx.outputs["read-new"].body.accessSAS }
+end }
+step "revoke-new" { needs = "digest-new", always = true, effect = "write",
+  run = function() return revoke(NEW) end }
+LUA
+
+PD=(--plugin-dir "$AZPROBE_DIR")
+"$REBOUND" run "${PD[@]}" --run-dir r1 --events ev.jsonl --trace-http trace.txt stream.lua >out1.txt 2>&1
+rc=$?
+check "the stream playbook succeeded (exit $rc)" test "$rc" -eq 0
+[ "$rc" -eq 0 ] || sed 's/^/  | /' out1.txt >&2
+out() { jq -r ".steps[] | select(.name==\"$1\") | .outputs$2" r1/report.json; }
+want=$(curl -s "$CTL/inventory" | jq -r '.items[] | select(.kind=="disk-content" and (.key | test("disks/data1$"))) | .sha256')
+check "azsim knows the disk's checksum" test -n "$want"
+check "the set holds the whole disk ($SIZE bytes)" \
+  test "$(out manifest '.objects[] | select(.name=="disk.vhd") | .bytes')" = "$SIZE"
+check "manifest SHA-256 = azsim's checksum" \
+  test "$(out manifest '.objects[] | select(.name=="disk.vhd") | .sha256')" = "$want"
+check "backup_put_stream reports the same SHA-256" test "$(out backup '.sha256["disk.vhd"]')" = "$want"
+check "url_digest of the SAS = azsim's checksum" test "$(out digest .sha256)" = "$want"
+check "url_digest counted every byte" test "$(out digest .bytes)" = "$SIZE"
+check "the inline object is in the set" \
+  test "$(out manifest '.objects | map(select(.name=="disk.json")) | length')" = 1
+check "the restored disk reads back equal" test "$(out digest-new .sha256)" = "$want"
+check "backup_to_url wrote every byte" test "$(out upload .bytes)" = "$SIZE"
+check "the source disk's access was revoked" test "$(out state .body.properties.diskState)" = Unattached
+
+# A flipped byte in the vault: the upload is refused at that block, before
+# any of it is sent.
+set_id=$(out backup .set_id)
+obj=$(find backups -path "*$set_id*" -name 'disk.vhd*' -type f | head -1)
+if [ -n "$obj" ]; then
+  chmod u+w "$obj"
+  printf 'X' | dd of="$obj" bs=1 seek=4096 conv=notrunc status=none
+  cat >again.lua <<LUA
+playbook { name = "corrupt" }
+local az = plugin "azprobe"
+local NEW = "/subscriptions/$S/resourceGroups/rg-disks/providers/Microsoft.Compute/disks/restored2"
+step "new-disk" { effect = "write", run = function()
+  return az.put { path = NEW, api_version = "2023-04-02", body = { location = "westeurope",
+    properties = { creationData = { createOption = "Upload", uploadSizeBytes = $SIZE } } } } end }
+step "write-sas" { needs = "new-disk", effect = "write", run = function()
+  return az.call { method = "POST", path = NEW .. "/beginGetAccess", api_version = "2023-04-02",
+                   body = { access = "Write", durationInSeconds = 600 } } end }
+step "upload" { needs = "write-sas", effect = "write", retry = { attempts = 1 }, run = function(ctx)
+  return az.to_url { set_id = "$set_id", object = "disk.vhd",
+                     url = ctx.outputs["write-sas"].body.accessSAS, target = "page" } end }
+LUA
+  puts_before=$(curl -s "$CTL/counters?method=PUT&path=*md-*" | jq .count)
+  "$REBOUND" run "${PD[@]}" --run-dir r2 again.lua >out2.txt 2>&1
+  rc=$?
+  puts_after=$(curl -s "$CTL/counters?method=PUT&path=*md-*" | jq .count)
+  check "a corrupt vault block fails the upload (exit $rc)" test "$rc" -eq 1
+  check "the error names the corrupt block" grep -q "corrupt at block 0" r2/report.json
+  check "azsim counted the first upload's Put Pages ($puts_before)" test "${puts_before:-0}" -gt 0 2>/dev/null
+  check "nothing was sent to the disk ($puts_before -> $puts_after)" test "$puts_before" = "$puts_after"
+else
+  fail "no stored object found for set $set_id"
+fi
+
+# No SAS signature, client secret or token in any artifact.
+artifacts=(r1/* r2/* ev.jsonl out1.txt out2.txt trace.txt)
+check "no client secret in artifacts" bash -c "! grep -l -- '$SECRET' ${artifacts[*]}"
+check "no bearer token in artifacts" bash -c "! grep -lE 'azsim\.[0-9a-f]{16}' ${artifacts[*]}"
+check "no SAS signature in artifacts" bash -c "! grep -lE 'sig=[A-Za-z0-9%]{8,}' ${artifacts[*]}"
+echo "$PASSED passed, $FAILED failed"
+[ "$FAILED" -eq 0 ]
