@@ -709,6 +709,23 @@ out:
     return st;
 }
 
+rb_status rb_blob_create_page_blob(rb_blob_client *c, const char *container, const char *blob,
+                                   uint64_t size, int overwrite, const rb_az_call_opts *opts,
+                                   rb_az_err *err)
+{
+    if (size % 512)
+        return rb_az_fail(err, RB_EINVAL, "a page blob's size is a multiple of 512");
+    rb_strv h = {0};
+    rb_strv_add(&h, "x-ms-blob-type: PageBlob");
+    rb_strv_addf(&h, "x-ms-blob-content-length: %llu", (unsigned long long)size);
+    if (!overwrite)
+        rb_strv_add(&h, "If-None-Match: *");
+    rb_status st = simple(c, "PUT", container, blob, NULL, (const char *const *)h.v, NULL, 0, opts,
+                          NULL, err);
+    rb_strv_free(&h);
+    return st;
+}
+
 rb_status rb_blob_put_page(rb_blob_client *c, const char *container, const char *blob,
                            uint64_t offset, const void *data, size_t len,
                            const rb_az_call_opts *opts, rb_az_err *err)

@@ -180,6 +180,11 @@ rb_status rb_blob_download(rb_blob_client *c, const char *container, const char 
  * redactor and never appears in error messages. */
 rb_status rb_blob_client_from_url(rb_http_engine *eng, const char *url, rb_blob_client **out,
                                   char **container, char **blob, rb_az_err *err);
+/* Put Blob of an empty page blob of size bytes (a multiple of 512).
+ * overwrite == 0 refuses an existing blob (RB_EEXISTS). */
+rb_status rb_blob_create_page_blob(rb_blob_client *c, const char *container, const char *blob,
+                                   uint64_t size, int overwrite, const rb_az_call_opts *opts,
+                                   rb_az_err *err);
 /* Put Page (x-ms-page-write: update) of len bytes at offset: both 512-byte
  * aligned, len at most RB_BLOB_MAX_PAGE_WRITE. */
 #define RB_BLOB_MAX_PAGE_WRITE (4u * 1024u * 1024u)

@@ -194,6 +194,59 @@ static void test_sas(void **state)
     free(sas);
 }
 
+/* A blob named by a full SAS URL (as a managed disk's access SAS is), and
+ * Put Page into it. */
+static void test_url_client_and_pages(void **state)
+{
+    const char *name = "dir one/disk 1.vhd";
+    OK(rb_blob_create_page_blob(g_sk, "cont1", name, 8192, 0, NULL, err_));
+    rb_az_err err;
+    assert_int_equal(rb_blob_create_page_blob(g_sk, "cont1", name, 8192, 0, NULL, &err),
+                     RB_EEXISTS);
+    char *sas = NULL;
+    OK(rb_blob_sas_service(ACCOUNT, TU_AZURITE_KEY, "cont1", name, "rw", 0, time(NULL) + 3600, 1,
+                           &sas, err_));
+    rb_blob_options o = {.endpoint = g_az.endpoint, .account = ACCOUNT, .sas = sas};
+    rb_blob_client *named = NULL;
+    OK(rb_blob_client_new(&named, g_eng, &o, err_));
+    char *url = rb_blob_url(named, "cont1", name);
+    rb_blob_client_free(named);
+
+    /* Azurite is path-style (/devstoreaccount1/cont1/...): the "container"
+     * of such a URL is the account, and the blob the rest: still the same
+     * request URL. */
+    rb_blob_client *c = NULL;
+    char *container = NULL, *blob = NULL;
+    OK(rb_blob_client_from_url(g_eng, url, &c, &container, &blob, err_));
+    assert_string_equal(container, ACCOUNT);
+    assert_string_equal(blob, "cont1/dir one/disk 1.vhd");
+    char page[1024];
+    for (size_t i = 0; i < sizeof page; i++)
+        page[i] = (char)('a' + i % 26);
+    OK(rb_blob_put_page(c, container, blob, 512, page, sizeof page, NULL, err_));
+    assert_int_equal(rb_blob_put_page(c, container, blob, 100, page, 512, NULL, &err), RB_EINVAL);
+    assert_int_equal(rb_blob_put_page(c, container, blob, 0, page, 100, NULL, &err), RB_EINVAL);
+    char *data = NULL;
+    size_t n = 0;
+    OK(rb_blob_get(c, container, blob, 0, 0, 0, NULL, &data, &n, err_));
+    assert_int_equal(n, 8192);
+    assert_memory_equal(data + 512, page, sizeof page);
+    assert_int_equal(data[0], 0);
+    assert_int_equal(data[1536], 0);
+    free(data);
+    rb_blob_client_free(c);
+    free(container);
+    free(blob);
+
+    /* Not a blob URL: refused without echoing the URL (it carries a SAS). */
+    assert_int_equal(rb_blob_client_from_url(g_eng, "https://host.example/only?sig=SECRETSIG", &c,
+                                             &container, &blob, &err),
+                     RB_EINVAL);
+    assert_null(strstr(err.msg, "SECRETSIG"));
+    free(url);
+    free(sas);
+}
+
 static void test_put_block_from_url(void **state)
 {
     OK(rb_blob_put(g_sk, "cont1", "src", "0123456789", 10, NULL, 0, NULL, NULL, err_));
@@ -265,6 +318,7 @@ int main(void)
         cmocka_unit_test(test_block_list),
         cmocka_unit_test(test_list_paged),
         cmocka_unit_test(test_sas),
+        cmocka_unit_test(test_url_client_and_pages),
         cmocka_unit_test(test_put_block_from_url),
         cmocka_unit_test(test_parallel_transfer),
     };
