@@ -321,6 +321,12 @@ static int execute(rb_cli *cli, rb_session *s, exec_args *a)
     double t_rep = rb_mono_s();
     rb_progress_finish(prog, &run);
     rb_progress_free(prog);
+    char vault_note[1100];
+    if (rb_vault_session_unlocked_note(vault, vault_note, sizeof vault_note)) {
+        char *line = rb_xasprintf("backup vault: %s", vault_note);
+        rbv_list_append(run.notes, rbv_string(line));
+        free(line);
+    }
     rb_azure_session_free(azure);
     rb_vault_session_free(vault);
     rb_event_run(events, &run, rb_run_status_name(run.status));

@@ -59,3 +59,15 @@ void rb_vault_session_release(rb_vault_session *s)
 {
     pthread_mutex_unlock(&s->lock);
 }
+
+int rb_vault_session_unlocked_note(rb_vault_session *s, char *buf, size_t len)
+{
+    if (!s)
+        return 0;
+    pthread_mutex_lock(&s->lock);
+    const char *note = s->vault ? rb_vault_unlocked_note(s->vault) : NULL;
+    if (note)
+        snprintf(buf, len, "%s", note);
+    pthread_mutex_unlock(&s->lock);
+    return note != NULL;
+}

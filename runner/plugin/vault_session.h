@@ -19,4 +19,9 @@ void rb_vault_session_free(rb_vault_session *s); /* NULL is fine */
 rb_vault *rb_vault_session_acquire(rb_vault_session *s, char *err, size_t errlen);
 void rb_vault_session_release(rb_vault_session *s);
 
+/* 1 and the note in buf when the run's vault was opened on storage that
+ * does not protect it (vault.allow_unlocked, a practice drill), else 0: the
+ * report records it. */
+int rb_vault_session_unlocked_note(rb_vault_session *s, char *buf, size_t len);
+
 #endif

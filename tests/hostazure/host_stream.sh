@@ -42,6 +42,13 @@ subscriptions:
             properties: {diskSizeGB: 1, creationData: {createOption: Empty}}
             size_bytes: $SIZE
             content_seed: stream-test
+          - type: Microsoft.Storage/storageAccounts
+            name: stpractice
+            kind: StorageV2
+            sku: {name: Standard_LRS}
+            containers:
+              - name: practice
+                immutability: {days: 30}
 YAML
 "$AZSIM" serve --estate estate.yaml --ready-file ready.json --tls-dir tls >azsim.log 2>&1 &
 AZSIM_PID=$!
@@ -181,8 +188,46 @@ else
   fail "no stored object found for set $set_id"
 fi
 
+# The same disk into an Azure Blob vault whose container is not locked,
+# allowed for practice with vault.allow_unlocked: the run's report says so.
+sed -e '/^vault:/,$d' rebound.yaml >blob.yaml
+cat >>blob.yaml <<YAML
+vault:
+  kind: azure-blob
+  account: stpractice
+  container: practice
+  endpoint: https://127.0.0.1:$PORT/stpractice
+  signing_key_file: $TMP/sign.pem
+  public_key_file: $TMP/pub.pem
+  allow_unlocked: true
+  block_size: 1MiB
+YAML
+cat >blob.lua <<'LUA'
+playbook { name = "stream-to-blob" }
+local az = plugin "azprobe"
+local DISK = "/subscriptions/22222222-2222-2222-2222-222222222222/resourceGroups/rg-disks/providers/Microsoft.Compute/disks/data1"
+step "read-sas" { effect = "write", run = function()
+  return az.call { method = "POST", path = DISK .. "/beginGetAccess", api_version = "2023-04-02",
+                   body = { access = "Read", durationInSeconds = 600 } } end }
+step "backup" { needs = "read-sas", effect = "write", run = function(ctx)
+  return az.stream_put { source_id = DISK, kind = "disk",
+                         objects = { ["disk.vhd"] = { url = ctx.outputs["read-sas"].body.accessSAS } } }
+end }
+step "revoke" { needs = "backup", always = true, effect = "write", run = function()
+  return az.call { method = "POST", path = DISK .. "/endGetAccess", api_version = "2023-04-02" } end }
+LUA
+"$REBOUND" run "${PD[@]}" -c blob.yaml --run-dir r3 blob.lua >out3.txt 2>&1
+rc=$?
+check "streamed into the Blob vault (exit $rc)" test "$rc" -eq 0
+[ "$rc" -eq 0 ] || sed 's/^/  | /' out3.txt >&2
+check "the Blob vault holds the same SHA-256" \
+  test "$(jq -r '.steps[] | select(.name=="backup") | .outputs.sha256["disk.vhd"]' r3/report.json)" = "$want"
+check "the report records the unlocked vault" \
+  jq -e '.notes | map(select(test("backup vault: .*not verified"))) | length == 1' r3/report.json
+check "the text summary shows it too" grep -q "backup vault: " r3/summary.txt
+
 # No SAS signature, client secret or token in any artifact.
-artifacts=(r1/* r2/* ev.jsonl out1.txt out2.txt trace.txt)
+artifacts=(r1/* r2/* r3/* ev.jsonl out1.txt out2.txt out3.txt trace.txt)
 check "no client secret in artifacts" bash -c "! grep -l -- '$SECRET' ${artifacts[*]}"
 check "no bearer token in artifacts" bash -c "! grep -lE 'azsim\.[0-9a-f]{16}' ${artifacts[*]}"
 check "no SAS signature in artifacts" bash -c "! grep -lE 'sig=[A-Za-z0-9%]{8,}' ${artifacts[*]}"
