@@ -110,7 +110,7 @@ static cJSON *vm_disk_refs(const cJSON *vmres) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "id", id);
     char lun[32];
-    snprintf(lun, sizeof lun, "%d", (int)az_num(d, "lun", 0));
+    snprintf(lun, sizeof lun, "%.0f", az_num(d, "lun", 0));
     cJSON_AddStringToObject(o, "lun", lun);
     cJSON_AddStringToObject(o, "deleteOption", az_str(d, "deleteOption") ? az_str(d, "deleteOption") : "Detach");
     cJSON_AddItemToArray(out, o);

@@ -271,7 +271,8 @@ static int seed_vm(const char *scope_id, const cJSON *spec, char *err, size_t er
   int i = 0;
   cJSON_ArrayForEach(d, cJSON_GetObjectItem(spec, "data_disks")) {
     if (rc) break;
-    int lun = (int)az_num(d, "lun", i);
+    double l = az_num(d, "lun", i);
+    int lun = l >= 0 && l < 64 ? (int)l : i; /* Azure: luns 0..63 */
     char *did = NULL, *dn = az_strdupf("%s-data%d", name, lun);
     rc = seed_vm_disk(scope_id, spec, d, dn, false, &did, err, errlen);
     free(dn);
