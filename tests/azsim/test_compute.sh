@@ -149,6 +149,9 @@ check "64 MiB read in under 10 s" test $(((T1 - T0) / 1000000)) -lt 10000
 sas "$C/disks/vm1-data0" Read
 check "data disk read in 8 MiB ranges" read_ranges "$SAS" $((64 * MIB)) $((8 * MIB)) "$WORK/d0.bin"
 check "data disk lun 0 hash" eq "$(sha "$WORK/d0.bin")" "$D0SUM"
+_curl -H "x-ms-range: bytes=1000003-1070001" "$SAS"
+expect 206 "unaligned range"
+check "unaligned range equals the same bytes of the whole read" cmp -s "$WORK/body" <(tail -c +1000004 "$WORK/d0.bin" | head -c 69999)
 _curl -H "Range: bytes=$((64 * MIB))-" "$SAS"
 expect 416 InvalidRange "range past the end"
 ctl GET /inventory
