@@ -1,0 +1,134 @@
+# Shared by the VM tests: a scratch dir, check(), azsim with an estate of
+# VMs, rebound.yaml (local or azsim blob vault), curl helpers.
+# shellcheck shell=bash
+set -u
+: "${REBOUND:?}" "${AZSIM:?}" "${PLUGIN_DIR:?}" "${PLAYBOOKS:?}"
+TMP="$(mktemp -d)"
+AZSIM_PID=
+cleanup() {
+  [ -n "$AZSIM_PID" ] && kill "$AZSIM_PID" 2>/dev/null && wait "$AZSIM_PID" 2>/dev/null
+  if [ "${FAILED:-0}" -ne 0 ] && [ -f "$TMP/azsim.log" ]; then tail -20 "$TMP/azsim.log" >&2; fi
+  [ -n "${KEEP:-}" ] || rm -rf "$TMP"
+}
+trap cleanup EXIT
+cd "$TMP"
+export NO_COLOR=1
+PASSED=0 FAILED=0
+T=11111111-1111-1111-1111-111111111111
+S=22222222-2222-2222-2222-222222222222
+MIB=1048576
+fail() { echo "FAIL: $*" >&2; FAILED=$((FAILED + 1)); }
+check() { local what=$1; shift; if "$@"; then PASSED=$((PASSED + 1)); else fail "$what"; fi; }
+jqe() { jq -e "$@" >/dev/null; }
+finish() { echo "$PASSED passed, $FAILED failed"; [ "$FAILED" -eq 0 ]; }
+PD=(--plugin-dir "$PLUGIN_DIR")
+
+# vm_estate FILE SECRET VM... : VMs in rg-app, each with a 2-disk layout
+# (OS + one data disk of DISK_MIB, default 16), a Key Vault for disk
+# encryption, and a storage account with a locked WORM container for the vault.
+vm_estate() {
+  local f=$1 secret=$2; shift 2
+  local mib=${DISK_MIB:-16}
+  {
+    echo "tenant: $T"
+    echo "settings: {lro_retry_after: 0}"
+    echo "identity: {clients: [{client_id: rebound-test, secret: \"$secret\"}]}"
+    echo "subscriptions:"
+    echo "  - id: $S"
+    echo "    name: Test"
+    echo "    resource_groups:"
+    echo "      - name: rg-app"
+    echo "        location: westeurope"
+    echo "        resources:"
+    echo "          - type: Microsoft.KeyVault/vaults"
+    echo "            name: kvdisk"
+    echo "            properties: {enableSoftDelete: true, enablePurgeProtection: true}"
+    echo "            keys: [{name: kek, kty: RSA}]"
+    for v in "$@"; do
+      echo "          - type: Microsoft.Compute/virtualMachines"
+      echo "            name: $v"
+      echo "            os_disk: {name: $v-os, size_bytes: $((mib * MIB)), content_seed: $v-os-seed}"
+      echo "            data_disks: [{name: $v-data0, lun: 0, size_bytes: $((mib * MIB)), content_seed: $v-d0-seed}]"
+      echo "            network: {vnet: vnet-app, subnet: app, nic: $v-nic}"
+      [ "$v" = "$1" ] && echo "            encryption: {key_vault: kvdisk, key: kek}"
+    done
+    echo "      - name: rg-backup"
+    echo "        location: westeurope"
+    echo "        resources:"
+    echo "          - type: Microsoft.Storage/storageAccounts"
+    echo "            name: stvault"
+    echo "            kind: StorageV2"
+    echo "            sku: {name: Standard_GRS}"
+    echo "            containers:"
+    echo "              - name: worm"
+    echo "                immutability: {days: 30, state: Locked}"
+  } >"$f"
+}
+
+# vm_start ESTATE SECRET [local|blob]: starts azsim, writes rebound.yaml.
+vm_start() {
+  local estate=$1 secret=$2 kind=${3:-local}
+  "$AZSIM" serve --estate "$estate" --ready-file ready.json --tls-dir tls >azsim.log 2>&1 &
+  AZSIM_PID=$!
+  for _ in $(seq 300); do [ -s ready.json ] && break; sleep 0.1; done
+  [ -s ready.json ] || { cat azsim.log >&2; echo "FAIL: azsim did not start"; exit 1; }
+  PORT=$(jq -r .port ready.json)
+  CTL=$(jq -r .control_url ready.json)
+  CA=$(jq -r .ca ready.json)
+  openssl genpkey -algorithm ed25519 -out sign.pem 2>/dev/null
+  openssl pkey -in sign.pem -pubout -out pub.pem 2>/dev/null
+  cat >rebound.yaml <<YAML
+cloud:
+  name: custom
+  authority_host: https://127.0.0.1:$PORT
+  arm_endpoint: https://127.0.0.1:$PORT
+  arm_audience: https://management.azure.com
+  keyvault_suffix: vault.localhost:$PORT
+  storage_suffix: localhost:$PORT
+  ca_file: $CA
+auth:
+  method: client_secret
+  tenant_id: $T
+  client_id: rebound-test
+  client_secret_env: VM_TEST_SECRET
+YAML
+  if [ "$kind" = blob ]; then
+    cat >>rebound.yaml <<YAML
+vault:
+  kind: azure-blob
+  account: stvault
+  container: worm
+  endpoint: https://127.0.0.1:$PORT/stvault
+  signing_key_file: $TMP/sign.pem
+  public_key_file: $TMP/pub.pem
+  min_retention_days: 30
+  block_size: 4MiB
+YAML
+  else
+    cat >>rebound.yaml <<YAML
+vault:
+  kind: local
+  path: $TMP/backups
+  signing_key_file: $TMP/sign.pem
+  public_key_file: $TMP/pub.pem
+  min_retention_days: 30
+  block_size: 4MiB
+YAML
+  fi
+  export VM_TEST_SECRET="$secret"
+}
+
+# arm METHOD PATH [curl args]: an ARM call with a fresh token; body in arm.json.
+vm_token() {
+  curl -s --cacert "$CA" "https://127.0.0.1:$PORT/$T/oauth2/v2.0/token" \
+    -d grant_type=client_credentials -d client_id=rebound-test \
+    --data-urlencode "client_secret=$VM_TEST_SECRET" -d "scope=$1/.default" | jq -r .access_token
+}
+arm() {
+  local m=$1 p=$2; shift 2
+  curl -s --cacert "$CA" -X "$m" -H "Authorization: Bearer $(vm_token https://management.azure.com)" \
+    -H 'Content-Type: application/json' -o arm.json -w '%{http_code}' "$@" "https://127.0.0.1:$PORT$p"
+}
+# Active disk/snapshot SAS grants in azsim's state.
+active_sas() { curl -s "$CTL/state" | jq '.disk_sas // {} | length'; }
+step_out() { jq -c ".steps[] | select(.name==\"$2\") | .outputs" "$1/report.json"; }
