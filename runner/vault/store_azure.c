@@ -20,6 +20,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -161,9 +162,16 @@ static rb_status az_upload_put_block(rb_vault_upload *u, uint32_t idx, const voi
 {
     char id[65];
     block_id(idx, sha, id);
+    /* Content-MD5 lets the service check the block in transit. Azurite then
+     * checks that MD5 (native code) instead of computing a CRC64 of the block
+     * in JavaScript, which made Put Block about 4x slower (docs/vault.md). */
+    unsigned char md5[EVP_MAX_MD_SIZE];
+    unsigned int md5_len = 0;
+    if (EVP_Digest(data, len, md5, &md5_len, EVP_md5(), NULL) != 1 || md5_len != 16)
+        md5_len = 0;
     rb_az_err e = {0};
-    rb_status st = rb_blob_put_block(u->s->blob, u->s->container, u->name, id, data, len, NULL,
-                                     &e);
+    rb_status st = rb_blob_put_block_md5(u->s->blob, u->s->container, u->name, id, data, len,
+                                         md5_len ? md5 : NULL, NULL, &e);
     if (st != RB_OK)
         return az_status(st, &e, err, "cannot upload a block of", u->name);
     char line[128];
