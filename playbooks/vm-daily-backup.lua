@@ -25,6 +25,7 @@ playbook {
   params = {
     subscription = "string", resource_group = "string", vms = "string?",
     snapshot_group = "string?", rpo_minutes = "int?", snapshot_max_age_hours = "int?",
+    now = "int?", -- Unix seconds for age checks (default: os.time()); practice on a virtual clock
   },
 }
 
@@ -37,6 +38,7 @@ local function at(ctx, extra)
   return a
 end
 local function snap_group(ctx) return ctx.params.snapshot_group or ctx.params.resource_group end
+local function now(ctx) return ctx.params.now or os.time() end
 
 step "inventory" {
   description = "The VMs, their disks, encryption and network",
@@ -121,7 +123,7 @@ step "cleanup" {
     local stale = 0
     if (ctx.params.snapshot_max_age_hours or 0) > 0 then
       stale = vm.cleanup_snapshots { subscription = ctx.params.subscription, resource_group = snap_group(ctx),
-                                     max_age_hours = ctx.params.snapshot_max_age_hours, now = os.time() }.count
+                                     max_age_hours = ctx.params.snapshot_max_age_hours, now = now(ctx) }.count
     end
     return { deleted = deleted, stale_deleted = stale }
   end,
@@ -135,7 +137,7 @@ step "verify" {
   run = function(ctx)
     local names = {}
     for _, v in ipairs(ctx.outputs.inventory.vms) do names[#names + 1] = v.name end
-    return vm.verify_backup(at(ctx, { vms = names, now = os.time(),
+    return vm.verify_backup(at(ctx, { vms = names, now = now(ctx),
                                       rpo_minutes = ctx.params.rpo_minutes or 1440 }))
   end,
   verify = function(out)
