@@ -14,9 +14,11 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/cmd_vault_url.h"
 #include "config/config.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "vault/url.h"
 #include "vault/vault.h"
 
 typedef struct vault_args {
@@ -24,7 +26,9 @@ typedef struct vault_args {
     const char *config;
     const char *vault_dir;
     const char *source_id, *kind, *set_id, *name, *to, *plugin, *plugin_version;
-    int retention_days, parallel, json, quiet, no_progress, apply, release, no_resume;
+    const char *from_url_env, *to_url_env;
+    const rb_config *cfg;
+    int retention_days, parallel, json, quiet, no_progress, apply, release, no_resume, block;
     double sample_pct;
     uint64_t seed;
     const char *pos[64];
@@ -35,9 +39,11 @@ static const char vault_help[] =
     "Usage: rebound vault list [OPTIONS]\n"
     "       rebound vault show SET [OPTIONS]\n"
     "       rebound vault put FILE... --source-id ID --kind KIND [OPTIONS]\n"
+    "       rebound vault put --from-url-env VAR --name NAME --source-id ID --kind KIND\n"
     "       rebound vault verify [SET] [--sample P%] [--seed N] [OPTIONS]\n"
     "       rebound vault prune [--apply] [OPTIONS]\n"
     "       rebound vault restore SET OBJECT --to FILE [OPTIONS]\n"
+    "       rebound vault restore SET OBJECT --to-url-env VAR [--block] [OPTIONS]\n"
     "       rebound vault hold SET [--release] [OPTIONS]\n"
     "\n"
     "The backup vault (config section `vault`; default a local directory,\n"
@@ -60,6 +66,8 @@ static const char vault_help[] =
     "      --set ID             write this set id (default: new, or the pending one)\n"
     "      --retention-days N   default vault.min_retention_days\n"
     "      --plugin NAME --plugin-version V  recorded in the manifest\n"
+    "      --from-url-env VAR   read the object from the SAS URL in $VAR (ranged GETs;\n"
+    "                           e.g. a managed disk's access SAS) instead of FILE\n"
     "  -j, --parallel N         block workers (default 4)\n"
     "      --no-resume          always start a new set\n"
     "verify:\n"
@@ -71,6 +79,10 @@ static const char vault_help[] =
     "                           protected by the storage)\n"
     "restore:\n"
     "      --to FILE            write here (must not exist)\n"
+    "      --to-url-env VAR     write to the SAS URL in $VAR: by default an existing\n"
+    "                           page blob written in place (a managed disk's upload\n"
+    "                           SAS); every block is checked before it is sent\n"
+    "      --block              create a new block blob at the URL instead\n"
     "hold:\n"
     "      --release            remove the legal hold\n"
     "\n"
@@ -83,7 +95,7 @@ static const char vault_help[] =
 enum {
     O_VAULT_DIR = 2000, O_OUTPUT, O_NO_PROGRESS, O_SOURCE_ID, O_KIND, O_NAME, O_SET,
     O_RETENTION, O_PLUGIN, O_PLUGIN_VERSION, O_NO_RESUME, O_SAMPLE, O_SEED, O_APPLY, O_TO,
-    O_RELEASE
+    O_RELEASE, O_FROM_URL_ENV, O_TO_URL_ENV, O_BLOCK
 };
 
 static const struct option vault_opts[] = {
@@ -107,6 +119,9 @@ static const struct option vault_opts[] = {
     {"apply", no_argument, NULL, O_APPLY},
     {"to", required_argument, NULL, O_TO},
     {"release", no_argument, NULL, O_RELEASE},
+    {"from-url-env", required_argument, NULL, O_FROM_URL_ENV},
+    {"to-url-env", required_argument, NULL, O_TO_URL_ENV},
+    {"block", no_argument, NULL, O_BLOCK},
     {NULL, 0, NULL, 0}};
 
 static int usage(const char *msg)
@@ -177,6 +192,9 @@ static int parse_args(vault_args *a, int argc, char **argv)
         case O_APPLY: a->apply = 1; break;
         case O_TO: a->to = optarg; break;
         case O_RELEASE: a->release = 1; break;
+        case O_FROM_URL_ENV: a->from_url_env = optarg; break;
+        case O_TO_URL_ENV: a->to_url_env = optarg; break;
+        case O_BLOCK: a->block = 1; break;
         case ':':
             snprintf(msg, sizeof msg, "option %s needs a value", argv[optind - 1]);
             return usage(msg);
@@ -274,11 +292,18 @@ static void iso(int64_t t, char out[32])
 
 static int cmd_put(rb_vault *v, const vault_args *a)
 {
-    if (a->npos < 1)
+    if (a->from_url_env && a->npos)
+        return usage("put takes FILE... or --from-url-env VAR, not both");
+    if (a->from_url_env && !a->name)
+        return usage("--from-url-env needs --name NAME (the object's name in the set)");
+    if (a->npos < 1 && !a->from_url_env)
         return usage("put needs at least one FILE");
     if (!a->source_id || !a->kind)
         return usage("put needs --source-id ID and --kind KIND");
-    if (a->name && a->npos != 1)
+    rb_cli_url url = {0};
+    rb_vault_url_source *from_url = NULL;
+    int n_src = a->npos;
+    if (a->name && a->npos != 1 && !a->from_url_env)
         return usage("--name is for a single FILE");
     rb_vault_source src[64];
     memset(src, 0, sizeof src);
@@ -308,6 +333,26 @@ static int cmd_put(rb_vault *v, const vault_args *a)
                       realpath(path, real) ? real : path, (long long)sb.st_size,
                       (long long)sb.st_mtim.tv_sec, sb.st_mtim.tv_nsec);
     }
+    if (a->from_url_env) {
+        /* The resume key names the source by its variable, never the URL. */
+        rb_buf_printf(&key, "%s url:%s\n", a->name, a->from_url_env);
+        if (rb_cli_url_open(a->cfg, a->from_url_env, "rebound vault put", &url) != 0) {
+            rb_buf_free(&key);
+            return RB_EXIT_USAGE;
+        }
+        src[0].name = a->name;
+        rb_vault_err uerr = {{0}};
+        if (rb_vault_url_source_open(url.eng, url.url, -1, NULL, &src[0], &from_url, &uerr) !=
+            RB_OK) {
+            char *m = rb_redact(uerr.msg);
+            fprintf(stderr, "rebound vault put: cannot read the source: %s\n", m);
+            free(m);
+            rb_cli_url_close(&url);
+            rb_buf_free(&key);
+            return RB_EXIT_USAGE;
+        }
+        n_src = 1;
+    }
     progress pr;
     progress_init(&pr, a);
     rb_vault_put_opts o = {
@@ -324,9 +369,13 @@ static int cmd_put(rb_vault *v, const vault_args *a)
     };
     rb_vault_put_stats st;
     rb_vault_err err = {{0}};
-    rb_status rc = rb_vault_put(v, src, (size_t)a->npos, &o, &st, &err);
+    rb_status rc = rb_vault_put(v, src, (size_t)n_src, &o, &st, &err);
     progress_done(&pr);
     rb_buf_free(&key);
+    if (rc != RB_OK && from_url && rb_vault_url_source_error(from_url)[0])
+        snprintf(err.msg, sizeof err.msg, "the source: %s", rb_vault_url_source_error(from_url));
+    rb_vault_url_source_free(from_url);
+    rb_cli_url_close(&url);
     if (a->json) {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddBoolToObject(j, "ok", rc == RB_OK);
@@ -357,7 +406,7 @@ static int cmd_put(rb_vault *v, const vault_args *a)
     if (!a->json)
         printf("set %s: %d object(s), %.1f MiB, sent %.1f MiB, reused %.1f MiB%s, %.2f s "
                "(%.1f MiB/s)\n",
-               st.set_id, a->npos, mib(st.bytes), mib(st.bytes_sent), mib(st.bytes_reused),
+               st.set_id, n_src, mib(st.bytes), mib(st.bytes_sent), mib(st.bytes_reused),
                st.resumed ? " (resumed)" : "", st.seconds,
                st.seconds > 0 ? mib(st.bytes) / st.seconds : 0.0);
     return RB_EXIT_OK;
@@ -598,33 +647,45 @@ static int cmd_prune(rb_vault *v, const vault_args *a)
 
 static int cmd_restore(rb_vault *v, const vault_args *a)
 {
-    if (a->npos != 2 || !a->to)
-        return usage("restore needs SET OBJECT --to FILE");
+    if (a->npos != 2 || !a->to == !a->to_url_env)
+        return usage("restore needs SET OBJECT and one of --to FILE or --to-url-env VAR");
+    rb_cli_url url = {0};
+    if (a->to_url_env && rb_cli_url_open(a->cfg, a->to_url_env, "rebound vault restore", &url))
+        return RB_EXIT_USAGE;
     progress pr;
     progress_init(&pr, a);
     uint64_t bytes = 0;
     rb_vault_err err = {{0}};
     double t0 = rb_mono_s();
-    rb_status rc = rb_vault_restore(v, a->pos[0], a->pos[1], a->to, on_progress, &pr, &bytes,
-                                    &err);
+    rb_status rc =
+        a->to_url_env
+            ? rb_vault_restore_to_url(v, a->pos[0], a->pos[1], url.eng, url.url, !a->block, NULL,
+                                      on_progress, &pr, &bytes, &err)
+            : rb_vault_restore(v, a->pos[0], a->pos[1], a->to, on_progress, &pr, &bytes, &err);
     progress_done(&pr);
+    rb_cli_url_close(&url);
     double s = rb_mono_s() - t0;
     if (a->json) {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddBoolToObject(j, "ok", rc == RB_OK);
         cJSON_AddNumberToObject(j, "bytes", (double)bytes);
         cJSON_AddNumberToObject(j, "seconds", s);
-        if (rc != RB_OK)
-            cJSON_AddStringToObject(j, "error", err.msg);
+        if (rc != RB_OK) {
+            char *m = rb_redact(err.msg);
+            cJSON_AddStringToObject(j, "error", m);
+            free(m);
+        }
         print_json(j);
     }
     if (rc != RB_OK) {
-        fprintf(stderr, "rebound vault restore: %s\n", err.msg);
+        char *m = rb_redact(err.msg);
+        fprintf(stderr, "rebound vault restore: %s\n", m);
+        free(m);
         return rc == RB_ENOTFOUND || rc == RB_EEXISTS ? RB_EXIT_USAGE : exit_for(rc);
     }
     if (!a->json)
         printf("restored %s/%s to %s: %.1f MiB in %.2f s, hashes match\n", a->pos[0], a->pos[1],
-               a->to, mib(bytes), s);
+               a->to ? a->to : a->to_url_env, mib(bytes), s);
     return RB_EXIT_OK;
 }
 
@@ -677,6 +738,7 @@ int rb_cmd_vault(int argc, char **argv)
     int write = strcmp(a.sub, "put") == 0 || strcmp(a.sub, "hold") == 0;
     rb_vault *v = NULL;
     rb_vault_err err = {{0}};
+    a.cfg = cfg;
     rb_status st = rb_vault_open(cfg, write, &v, &err);
     if (st != RB_OK) {
         char *m = rb_redact(err.msg);
