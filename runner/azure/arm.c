@@ -26,6 +26,7 @@ struct rb_arm_op {
     op_kind kind;
     int done;
     char *method;
+    char *path;      /* the request's path as the caller gave it (re-attach check) */
     char *poll_url;
     char *final_url; /* the resource to GET after an async PUT/PATCH; or a POST's Location */
     char *id;        /* JSON, journaled */
@@ -215,6 +216,8 @@ static rb_status op_make_id(rb_arm_op *op)
     cJSON_AddNumberToObject(j, "v", 1);
     cJSON_AddStringToObject(j, "kind", kind_name(op->kind));
     cJSON_AddStringToObject(j, "method", op->method);
+    if (op->path)
+        cJSON_AddStringToObject(j, "path", op->path);
     cJSON_AddStringToObject(j, "url", op->poll_url);
     if (op->final_url)
         cJSON_AddStringToObject(j, "final", op->final_url);
@@ -228,6 +231,7 @@ void rb_arm_op_free(rb_arm_op *op)
     if (!op)
         return;
     free(op->method);
+    free(op->path);
     free(op->poll_url);
     free(op->final_url);
     free(op->id);
@@ -268,6 +272,7 @@ rb_status rb_arm_begin(rb_arm *a, const char *method, const char *path,
         return rb_az_fail(err, RB_ENOMEM, "out of memory");
     }
     op->method = strdup(method);
+    op->path = strdup(path);
     op->first_delay_ms = rb_az_retry_after_ms(resp);
     const char *ao = rb_http_response_header(resp, "Azure-AsyncOperation");
     const char *loc = rb_http_response_header(resp, "Location");
@@ -306,6 +311,17 @@ rb_status rb_arm_begin(rb_arm *a, const char *method, const char *path,
     }
     *out = op;
     return RB_OK;
+}
+
+int rb_arm_op_is_for(const char *op_id, const char *method, const char *path)
+{
+    cJSON *j = op_id ? cJSON_Parse(op_id) : NULL;
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "method");
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(j, "path");
+    int ok = cJSON_IsString(m) && strcasecmp(m->valuestring, method) == 0 &&
+             (!cJSON_IsString(p) || strcmp(p->valuestring, path) == 0);
+    cJSON_Delete(j);
+    return ok;
 }
 
 rb_status rb_arm_op_attach(rb_arm *a, const char *op_id, rb_arm_op **out, rb_az_err *err)

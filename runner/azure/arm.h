@@ -60,6 +60,10 @@ int rb_arm_op_done(const rb_arm_op *op);
  * later process. RB_EINVAL for a string that is not an operation id.
  * Caller frees with rb_arm_op_free(). */
 rb_status rb_arm_op_attach(rb_arm *arm, const char *op_id, rb_arm_op **out, rb_az_err *err);
+/* 1 when op_id was saved for this request (same method and path; ids saved
+ * before the path was recorded match on the method alone), so that an action
+ * making several long-running calls re-attaches each only to its own. */
+int rb_arm_op_is_for(const char *op_id, const char *method, const char *path);
 
 /* Polls once. *next_poll_ms (may be NULL) gets the delay the service asked
  * for (Retry-After) or the default of 1 s. Returns RB_OK while in progress

@@ -42,7 +42,7 @@ static rb_status arm_write(rb_ctx *ctx, rb_arm *arm, const char *method, const c
     rb_arm_op *op = NULL;
     rb_status st = RB_EINVAL;
     int reattached = 0;
-    if (ctx->operation_id) {
+    if (ctx->operation_id && rb_arm_op_is_for(ctx->operation_id, method, path)) {
         st = rb_arm_op_attach(arm, ctx->operation_id, &op, err);
         reattached = st == RB_OK;
         if (!reattached)

@@ -318,6 +318,17 @@ static void test_lro_reattach_new_process(void **state)
     char id[2048];
     snprintf(id, sizeof id, "%s", rb_arm_op_id(op));
     rb_arm_op_free(op); /* this "process" dies here */
+    /* The id names its request: another call of the same action (another
+     * path or method) must not be re-attached to it. */
+    assert_true(rb_arm_op_is_for(id, "PUT", "/subscriptions/s/things/d"));
+    assert_true(rb_arm_op_is_for(id, "put", "/subscriptions/s/things/d"));
+    assert_false(rb_arm_op_is_for(id, "PUT", "/subscriptions/s/things/e"));
+    assert_false(rb_arm_op_is_for(id, "POST", "/subscriptions/s/things/d"));
+    assert_false(rb_arm_op_is_for("not json", "PUT", "/subscriptions/s/things/d"));
+    /* Journals written before the path was recorded match on the method. */
+    assert_true(rb_arm_op_is_for("{\"v\":1,\"kind\":\"Location\",\"method\":\"PUT\","
+                                 "\"url\":\"/ops/9\"}",
+                                 "PUT", "/anything"));
 
     char outpath[1024];
     snprintf(outpath, sizeof outpath, "%s/reattach.out", tu_artifacts());
