@@ -8,9 +8,10 @@
 set -u
 : "${REBOUND:?}" "${AZSIM:?}" "${AZPROBE_DIR:?}"
 TMP="$(mktemp -d)"
-AZSIM_PID=
+# shellcheck source=../lib/azsim.sh
+. "$(dirname "$0")/../lib/azsim.sh"
 cleanup() {
-  [ -n "$AZSIM_PID" ] && kill "$AZSIM_PID" 2>/dev/null && wait "$AZSIM_PID" 2>/dev/null
+  azsim_stop
   [ -n "${KEEP:-}" ] || rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -50,35 +51,9 @@ subscriptions:
               - name: practice
                 immutability: {days: 30}
 YAML
-"$AZSIM" serve --estate estate.yaml --ready-file ready.json --tls-dir tls >azsim.log 2>&1 &
-AZSIM_PID=$!
-for _ in $(seq 200); do [ -s ready.json ] && break; sleep 0.1; done
-[ -s ready.json ] || { cat azsim.log >&2; echo "FAIL: azsim did not start"; exit 1; }
-PORT=$(jq -r .port ready.json)
-CTL=$(jq -r .control_url ready.json)
-CA=$(jq -r .ca ready.json)
-openssl genpkey -algorithm ed25519 -out sign.pem 2>/dev/null
-openssl pkey -in sign.pem -pubout -out pub.pem 2>/dev/null
-cat >rebound.yaml <<YAML
-cloud:
-  name: custom
-  authority_host: https://127.0.0.1:$PORT
-  arm_endpoint: https://127.0.0.1:$PORT
-  arm_audience: https://management.azure.com
-  keyvault_suffix: vault.localhost:$PORT
-  storage_suffix: localhost:$PORT
-  ca_file: $CA
-auth:
-  method: client_secret
-  tenant_id: $T
-  client_id: rebound-test
-  client_secret_env: REBOUND_TEST_SECRET
-vault:
-  kind: local
-  path: $TMP/backups
-  signing_key_file: $TMP/sign.pem
-  public_key_file: $TMP/pub.pem
-YAML
+azsim_start estate.yaml
+azsim_vault_keys
+{ azsim_yaml rebound-test REBOUND_TEST_SECRET; azsim_local_vault_yaml "$TMP/backups"; } >rebound.yaml
 export REBOUND_TEST_SECRET="$SECRET"
 
 cat >stream.lua <<'LUA'

@@ -4,9 +4,10 @@
 set -u
 : "${REBOUND:?}" "${AZSIM:?}" "${PLUGIN_DIR:?}"
 TMP="$(mktemp -d)"
-AZSIM_PID=
+# shellcheck source=../lib/azsim.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/azsim.sh"
 kv_cleanup() {
-  [ -n "$AZSIM_PID" ] && kill "$AZSIM_PID" 2>/dev/null && wait "$AZSIM_PID" 2>/dev/null
+  azsim_stop
   [ -n "${KEEP:-}" ] || rm -rf "$TMP"
 }
 trap kv_cleanup EXIT
@@ -21,42 +22,11 @@ finish() { echo "$PASSED passed, $FAILED failed"; [ "$FAILED" -eq 0 ]; }
 
 # kv_start ESTATE SECRET: starts azsim and writes rebound.yaml.
 kv_start() {
-  local estate=$1 secret=$2
-  "$AZSIM" serve --estate "$estate" --ready-file ready.json --tls-dir tls >azsim.log 2>&1 &
-  AZSIM_PID=$!
-  for _ in $(seq 200); do [ -s ready.json ] && break; sleep 0.1; done
-  [ -s ready.json ] || { cat azsim.log >&2; echo "FAIL: azsim did not start"; exit 1; }
-  PORT=$(jq -r .port ready.json)
-  CTL=$(jq -r .control_url ready.json)
-  CA=$(jq -r .ca ready.json)
-  openssl genpkey -algorithm ed25519 -out sign.pem 2>/dev/null
-  openssl pkey -in sign.pem -pubout -out pub.pem 2>/dev/null
-  cat >rebound.yaml <<YAML
-cloud:
-  name: custom
-  authority_host: https://127.0.0.1:$PORT
-  arm_endpoint: https://127.0.0.1:$PORT
-  arm_audience: https://management.azure.com
-  keyvault_suffix: vault.localhost:$PORT
-  storage_suffix: localhost:$PORT
-  ca_file: $CA
-auth:
-  method: client_secret
-  tenant_id: $T
-  client_id: rebound-test
-  client_secret_env: KV_TEST_SECRET
-vault:
-  kind: local
-  path: $TMP/backups
-  signing_key_file: $TMP/sign.pem
-  public_key_file: $TMP/pub.pem
-YAML
-  export KV_TEST_SECRET="$secret"
+  azsim_start "$1"
+  azsim_vault_keys
+  { azsim_yaml rebound-test KV_TEST_SECRET; azsim_local_vault_yaml "$TMP/backups"; } >rebound.yaml
+  export KV_TEST_SECRET="$2"
 }
 
 # kv_token RESOURCE: a bearer token for curl calls the tests make themselves.
-kv_token() {
-  curl -s --cacert "$CA" "https://127.0.0.1:$PORT/$T/oauth2/v2.0/token" \
-    -d grant_type=client_credentials -d client_id=rebound-test \
-    --data-urlencode "client_secret=$KV_TEST_SECRET" -d "scope=$1/.default" | jq -r .access_token
-}
+kv_token() { azsim_token rebound-test "$KV_TEST_SECRET" "$1"; }

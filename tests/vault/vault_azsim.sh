@@ -5,8 +5,9 @@
 # policy protects and deletes it once the virtual clock has passed it.
 . "$(dirname "$0")/lib.sh"
 : "${AZSIM:?}"
-AZSIM_PID=
-trap '[ -n "$AZSIM_PID" ] && kill "$AZSIM_PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$TMP"' EXIT
+# shellcheck source=../lib/azsim.sh
+. "$(dirname "$0")/../lib/azsim.sh"
+trap 'azsim_stop; rm -rf "$TMP"' EXIT
 make_keys
 T=11111111-1111-1111-1111-111111111111
 S=22222222-2222-2222-2222-222222222222
@@ -36,31 +37,12 @@ subscriptions:
                 immutability: {days: 30}
               - name: bare
 YAML
-"$AZSIM" serve --estate estate.yaml --ready-file ready.json --tls-dir tls >azsim.log 2>&1 &
-AZSIM_PID=$!
-for _ in $(seq 200); do [ -s ready.json ] && break; sleep 0.1; done
-[ -s ready.json ] || { cat azsim.log >&2; echo "FAIL: azsim did not start"; exit 1; }
-PORT=$(jq -r .port ready.json)
-CTL=$(jq -r .control_url ready.json)
-CA=$(jq -r .ca ready.json)
+azsim_start estate.yaml
 export REBOUND_TEST_SECRET="$SECRET"
 
 # config CONTAINER [allow_unlocked]
 config() {
-  cat >"$1.yaml" <<YAML
-cloud:
-  name: custom
-  authority_host: https://127.0.0.1:$PORT
-  arm_endpoint: https://127.0.0.1:$PORT
-  arm_audience: https://management.azure.com
-  keyvault_suffix: vault.localhost:$PORT
-  storage_suffix: localhost:$PORT
-  ca_file: $CA
-auth:
-  method: client_secret
-  tenant_id: $T
-  client_id: rebound-vault
-  client_secret_env: REBOUND_TEST_SECRET
+  { azsim_yaml rebound-vault REBOUND_TEST_SECRET; cat <<YAML
 vault:
   kind: azure-blob
   account: stvault
@@ -72,6 +54,7 @@ vault:
   allow_unlocked: ${2:-false}
   block_size: 1MiB
 YAML
+  } >"$1.yaml"
 }
 for c in worm short open bare; do config $c; done
 config open-ok true
