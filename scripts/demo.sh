@@ -2,9 +2,11 @@
 # The README's demo: installs what is missing (apt), builds rebound, and runs
 # the shipped sample playbook on embedded defaults (a tabletop plan, a live
 # run, a drill), then starts azsim, the simulated Azure estate, and runs the
-# Key Vault playbook against it: backup into the signed backup vault, vault
-# verification, and a restore drill. Prints where the reports are. Safe to
-# run again; a second run is quick.
+# Key Vault playbook against it (backup into the signed backup vault, vault
+# verification, a restore drill), then the VM playbooks (the daily disk
+# backup, and a drill that brings both VMs back into an isolated group and
+# checks every disk's hash). Prints where the reports are. Safe to run
+# again; a second run is quick.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=lib/deps.sh
@@ -95,3 +97,19 @@ echo "==> rebound drill playbooks/keyvault.lua   (restore into a scratch vault, 
 drill=$(ls -td "$sim"/runs/*/ | head -1)
 echo
 echo "Key Vault drill report: ${drill}report.json (JUnit: ${drill}junit.xml)"
+
+# --- VMs: the daily disk backup and a VM recovery drill ---
+vmp=(-c "$sim/rebound.yaml" -P subscription=22222222-2222-2222-2222-222222222222
+     -P resource_group=rg-app --no-progress)
+echo
+echo "==> rebound run playbooks/vm-daily-backup.lua --confirm   (snapshot, export to the vault, revoke, clean up)"
+"$rebound" run "${vmp[@]}" --confirm "$root/playbooks/vm-daily-backup.lua"
+echo
+echo "==> rebound drill playbooks/vm-drill.lua   (restore both VMs into an isolated group, verify, tear down)"
+"$rebound" drill "${vmp[@]}" -P drill_group=rg-vm-drill "$root/playbooks/vm-drill.lua"
+drill=$(ls -td "$sim"/runs/*/ | head -1)
+echo
+echo "VM drill report: ${drill}report.json (JUnit: ${drill}junit.xml)"
+jq -r '.steps[] | select(.name=="drill-report") | .outputs |
+  "measured RTO \(.rto_seconds) s, RPO \(.rpo_minutes) min (target \(.rpo_target_minutes)), VMs restored: \(.vms)"' \
+  "${drill}report.json" 2>/dev/null || true
