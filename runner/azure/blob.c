@@ -433,6 +433,35 @@ rb_status rb_blob_get_into(rb_blob_client *c, const char *container, const char 
     return st;
 }
 
+rb_status rb_blob_get_stream(rb_blob_client *c, const char *container, const char *blob,
+                             uint64_t offset, uint64_t len, rb_http_sink_fn sink, void *user,
+                             const rb_az_call_opts *opts, rb_az_err *err)
+{
+    rb_strv h = {0};
+    if (len)
+        rb_strv_addf(&h, "x-ms-range: bytes=%llu-%llu", (unsigned long long)offset,
+                     (unsigned long long)(offset + len - 1));
+    else if (offset)
+        rb_strv_addf(&h, "x-ms-range: bytes=%llu-", (unsigned long long)offset);
+    rb_strv_addf(&h, "x-ms-version: %s", c->version);
+    char *url = make_url(c, container, blob, NULL);
+    rb_http_request req = {.method = "GET",
+                           .url = url,
+                           .headers = (const char *const *)h.v,
+                           .sink = sink,
+                           .sink_user = user};
+    rb_http_response *resp = NULL;
+    rb_status st = url && h.v ? rb_az_send(c->eng, c->auth, &req, opts, &resp, err)
+                              : rb_az_fail(err, RB_ENOMEM, "out of memory");
+    if (st == RB_OK && (offset || len) && resp->status != 206)
+        st = rb_az_fail(err, RB_EPROTO, "GET %s/%s: the service ignored the range (HTTP %ld)",
+                        container, blob, resp->status);
+    rb_http_response_free(resp);
+    rb_strv_free(&h);
+    free(url);
+    return st;
+}
+
 rb_status rb_blob_get_properties(rb_blob_client *c, const char *container, const char *blob,
                                  const rb_az_call_opts *opts, rb_blob_props *props,
                                  rb_az_err *err)

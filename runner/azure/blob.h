@@ -102,6 +102,13 @@ rb_status rb_blob_get_into(rb_blob_client *c, const char *container, const char 
                            uint64_t offset, uint64_t len, void *buf, size_t cap,
                            const rb_az_call_opts *opts, size_t *got, rb_az_err *err);
 
+/* Get Blob of [offset, offset + len) (len == 0: to the end) streamed
+ * through sink as it arrives (on the HTTP engine thread; see
+ * rb_http_sink_fn for retries). No buffer of the body is kept. */
+rb_status rb_blob_get_stream(rb_blob_client *c, const char *container, const char *blob,
+                             uint64_t offset, uint64_t len, rb_http_sink_fn sink, void *user,
+                             const rb_az_call_opts *opts, rb_az_err *err);
+
 /* Get Blob Properties. RB_ENOTFOUND when the blob does not exist. */
 rb_status rb_blob_get_properties(rb_blob_client *c, const char *container, const char *blob,
                                  const rb_az_call_opts *opts, rb_blob_props *props,

@@ -66,6 +66,11 @@ typedef struct rb_vault_store_ops {
      * not). May be NULL. */
     int64_t (*protected_until)(rb_vault_store *s, const char *name);
     void (*free)(rb_vault_store *s);
+    /* Streams len bytes at off through fn as they arrive (fn with data NULL:
+     * the read starts over from off). May be NULL: use get. */
+    rb_status (*get_stream)(rb_vault_store *s, const char *name, uint64_t off, uint64_t len,
+                            int (*fn)(void *user, const void *data, size_t len), void *user,
+                            rb_vault_err *err);
 } rb_vault_store_ops;
 
 /* Every backend's struct starts with this. */

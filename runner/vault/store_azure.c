@@ -257,6 +257,21 @@ static rb_status az_get(rb_vault_store *bs, const char *name, uint64_t off, void
     return az_status(st, &e, err, "cannot read", name);
 }
 
+static rb_status az_get_stream(rb_vault_store *bs, const char *name, uint64_t off, uint64_t len,
+                               int (*fn)(void *user, const void *data, size_t len), void *user,
+                               rb_vault_err *err)
+{
+    azure_store *s = (azure_store *)bs;
+    rb_az_err e = {0};
+    /* At least 10 MB/s before an attempt counts as stuck. */
+    long ms = 60000 + (long)(len / 10000);
+    rb_az_call_opts o = {.try_timeout_ms = ms, .deadline_ms = 2 * ms};
+    rb_status st = rb_blob_get_stream(s->blob, s->container, name, off, len, fn, user, &o, &e);
+    if (st == RB_ENOTFOUND)
+        return rb_vault_fail(err, st, "%s is not in the container", name);
+    return az_status(st, &e, err, "cannot read", name);
+}
+
 static rb_status az_stat(rb_vault_store *bs, const char *name, uint64_t *size, rb_vault_err *err)
 {
     azure_store *s = (azure_store *)bs;
@@ -341,6 +356,7 @@ static const rb_vault_store_ops azure_ops = {
     .del = az_del,
     .protected_until = az_protected_until,
     .free = az_free,
+    .get_stream = az_get_stream,
 };
 
 /* Finds the storage account's resource id by name across subscriptions. */

@@ -181,6 +181,216 @@ static void finish_blocks(block_reader *br)
     pthread_cond_destroy(&br->cv);
 }
 
+/* Full verification on a store that streams: one GET per segment of up to
+ * SEG_BYTES (not one per block), the bytes land in SV_SLOTS block buffers as
+ * they arrive; a hasher thread computes each block's SHA-256 while this
+ * thread adds the previous block to the whole-object hash. The sink waits
+ * for a free buffer, which holds the transfer back: memory stays
+ * SV_SLOTS * block_size. Azurite serves one long read of a blob made of
+ * blocks about twice as fast as the same bytes in per-block ranges. */
+#define SV_SLOTS 4
+#define SEG_BYTES (256ull << 20)
+
+typedef struct sv_slot {
+    unsigned char *data;
+    size_t len;
+    size_t pos;     /* block held, SIZE_MAX when free */
+    int full, hashed;
+    char sha[65];
+} sv_slot;
+
+typedef struct sv_state {
+    rb_vault *v;
+    const char *name;
+    const rb_vault_object_meta *om;
+    sv_slot slots[SV_SLOTS];
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int failed, stop, fetch_done;
+    rb_vault_err err;
+    /* Sink state (engine thread during a segment, fetcher between). */
+    size_t next_fill, fill;
+    uint64_t seg_taken, att_pos;
+} sv_state;
+
+static size_t sv_block_len(const sv_state *s, size_t b)
+{
+    uint64_t off = (uint64_t)b * s->om->block_size;
+    uint64_t left = s->om->size - off;
+    return (size_t)(left < s->om->block_size ? left : s->om->block_size);
+}
+
+static int sv_sink(void *user, const void *data, size_t len)
+{
+    sv_state *s = user;
+    if (!data) { /* a retry starts over: skip what was taken already */
+        s->att_pos = 0;
+        return 0;
+    }
+    const unsigned char *p = data;
+    while (len) {
+        if (s->att_pos < s->seg_taken) {
+            uint64_t skip = s->seg_taken - s->att_pos;
+            size_t n = skip < len ? (size_t)skip : len;
+            p += n;
+            len -= n;
+            s->att_pos += n;
+            continue;
+        }
+        size_t b = s->next_fill;
+        if (b >= s->om->n_blocks)
+            return 1; /* more bytes than the manifest says */
+        sv_slot *sl = &s->slots[b % SV_SLOTS];
+        if (s->fill == 0) {
+            pthread_mutex_lock(&s->mu);
+            while (sl->pos != SIZE_MAX && !s->stop)
+                pthread_cond_wait(&s->cv, &s->mu);
+            int stop = s->stop;
+            pthread_mutex_unlock(&s->mu);
+            if (stop)
+                return 1;
+        }
+        size_t want = sv_block_len(s, b) - s->fill;
+        size_t n = want < len ? want : len;
+        memcpy(sl->data + s->fill, p, n);
+        s->fill += n;
+        p += n;
+        len -= n;
+        s->att_pos += n;
+        s->seg_taken += n;
+        if (s->fill == sv_block_len(s, b)) {
+            pthread_mutex_lock(&s->mu);
+            sl->pos = b;
+            sl->len = s->fill;
+            sl->full = 1;
+            pthread_cond_broadcast(&s->cv);
+            pthread_mutex_unlock(&s->mu);
+            s->next_fill++;
+            s->fill = 0;
+        }
+    }
+    return 0;
+}
+
+static void *sv_fetch(void *arg)
+{
+    sv_state *s = arg;
+    const rb_vault_object_meta *om = s->om;
+    uint64_t seg = SEG_BYTES - SEG_BYTES % om->block_size;
+    if (seg == 0)
+        seg = om->block_size;
+    for (uint64_t off = 0; off < om->size; off += seg) {
+        uint64_t len = om->size - off < seg ? om->size - off : seg;
+        s->seg_taken = 0;
+        s->att_pos = 0;
+        rb_vault_err e = {{0}};
+        rb_status st = s->v->store->ops->get_stream(s->v->store, s->name, off, len, sv_sink, s,
+                                                    &e);
+        if (st == RB_OK && s->seg_taken != len)
+            st = rb_vault_fail(&e, RB_ECORRUPT, "short read (%llu of %llu bytes at %llu)",
+                               (unsigned long long)s->seg_taken, (unsigned long long)len,
+                               (unsigned long long)off);
+        pthread_mutex_lock(&s->mu);
+        int stop = s->stop;
+        if (st != RB_OK && !stop) {
+            s->failed = 1;
+            s->err = e;
+        }
+        pthread_cond_broadcast(&s->cv);
+        pthread_mutex_unlock(&s->mu);
+        if (st != RB_OK || stop)
+            break;
+    }
+    pthread_mutex_lock(&s->mu);
+    s->fetch_done = 1;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+static void *sv_hash(void *arg)
+{
+    sv_state *s = arg;
+    for (size_t b = 0; b < s->om->n_blocks; b++) {
+        sv_slot *sl = &s->slots[b % SV_SLOTS];
+        pthread_mutex_lock(&s->mu);
+        while (!(sl->pos == b && sl->full) && !s->stop && !s->fetch_done)
+            pthread_cond_wait(&s->cv, &s->mu);
+        int ready = sl->pos == b && sl->full && !s->stop;
+        pthread_mutex_unlock(&s->mu);
+        if (!ready)
+            return NULL;
+        rb_sha256_hex(sl->data, sl->len, sl->sha);
+        pthread_mutex_lock(&s->mu);
+        sl->hashed = 1;
+        pthread_cond_broadcast(&s->cv);
+        pthread_mutex_unlock(&s->mu);
+    }
+    return NULL;
+}
+
+/* Reads every block of om in order; the same checks and problems as the
+ * block reader in verify_object. */
+static void verify_stream(rb_vault *v, const rb_vault_verify_opts *o, const char *set,
+                          const char *name, const rb_vault_object_meta *om, EVP_MD_CTX *whole,
+                          size_t *bad, size_t *first_bad, int *read_failed,
+                          rb_vault_verify_report *r)
+{
+    sv_state s;
+    memset(&s, 0, sizeof s);
+    s.v = v;
+    s.name = name;
+    s.om = om;
+    pthread_mutex_init(&s.mu, NULL);
+    pthread_cond_init(&s.cv, NULL);
+    for (int k = 0; k < SV_SLOTS; k++) {
+        s.slots[k].pos = SIZE_MAX;
+        s.slots[k].data = rb_xmalloc(om->block_size ? om->block_size : 1);
+    }
+    pthread_t fetcher, hasher;
+    pthread_create(&fetcher, NULL, sv_fetch, &s);
+    pthread_create(&hasher, NULL, sv_hash, &s);
+    for (size_t b = 0; b < om->n_blocks; b++) {
+        sv_slot *sl = &s.slots[b % SV_SLOTS];
+        pthread_mutex_lock(&s.mu);
+        while (!(sl->pos == b && sl->hashed) && !(s.fetch_done && !(sl->pos == b && sl->full)))
+            pthread_cond_wait(&s.cv, &s.mu);
+        int ok = sl->pos == b && sl->hashed;
+        pthread_mutex_unlock(&s.mu);
+        if (!ok) {
+            add_problem(r, set, om->name, "unreadable at block %zu: %s", b,
+                        s.err.msg[0] ? s.err.msg : "the read stopped early");
+            *read_failed = 1;
+            break;
+        }
+        r->blocks_checked++;
+        r->bytes_read += sl->len;
+        if (strcmp(sl->sha, om->blocks[b]) != 0 && !(*bad)++)
+            *first_bad = b;
+        EVP_DigestUpdate(whole, sl->data, sl->len);
+        uint64_t end = (uint64_t)b * om->block_size + sl->len;
+        pthread_mutex_lock(&s.mu);
+        sl->pos = SIZE_MAX;
+        sl->full = sl->hashed = 0;
+        pthread_cond_broadcast(&s.cv);
+        pthread_mutex_unlock(&s.mu);
+        if (o->progress && o->progress(o->progress_user, om->name, end, om->size)) {
+            *read_failed = 1;
+            break;
+        }
+    }
+    pthread_mutex_lock(&s.mu);
+    s.stop = 1;
+    pthread_cond_broadcast(&s.cv);
+    pthread_mutex_unlock(&s.mu);
+    pthread_join(fetcher, NULL);
+    pthread_join(hasher, NULL);
+    for (int k = 0; k < SV_SLOTS; k++)
+        free(s.slots[k].data);
+    pthread_mutex_destroy(&s.mu);
+    pthread_cond_destroy(&s.cv);
+}
+
 static void verify_object(rb_vault *v, const rb_vault_verify_opts *o, const char *set,
                           const rb_vault_object_meta *om, unsigned char *buf, size_t cap,
                           rb_vault_verify_report *r)
@@ -228,7 +438,13 @@ static void verify_object(rb_vault *v, const rb_vault_verify_opts *o, const char
                        .block_cap = cap};
     size_t bad = 0, first_bad = 0;
     int read_failed = 0;
-    read_blocks(&br, o->parallel > 0 ? o->parallel : 4);
+    if (full && v->store->ops->get_stream && om->n_blocks && om->block_size &&
+        om->block_size <= cap) {
+        verify_stream(v, o, set, name, om, whole, &bad, &first_bad, &read_failed, r);
+        n_idx = br.n_idx = 0;
+    } else {
+        read_blocks(&br, o->parallel > 0 ? o->parallel : 4);
+    }
     for (size_t i = 0; i < n_idx; i++) {
         /* Consumed in order: the whole-object hash needs the bytes in order. */
         rd_slot *sl = take_block(&br, i);
@@ -253,7 +469,8 @@ static void verify_object(rb_vault *v, const rb_vault_verify_opts *o, const char
             break;
         }
     }
-    finish_blocks(&br);
+    if (br.th)
+        finish_blocks(&br);
     free(idx);
     (void)buf;
     if (bad)
