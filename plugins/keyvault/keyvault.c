@@ -128,13 +128,21 @@ static const rb_field compare_params[] = {
     {.name = "resource_group", .type = RB_TSTRING, .required = 1, .help = "resource group"},
     {.name = "name", .type = RB_TSTRING, .required = 1, .help = "the restored vault"},
     {.name = "set_id", .type = RB_TSTRING, .required = 1, .help = "the set it was restored from"},
+    {.name = "values_from", .type = RB_TSTRING, .default_json = "\"\"",
+     .help = "also compare contents with this vault (the source, in a drill): secret values "
+             "in memory only, keys' public parts, certificates' thumbprints"},
     {0}};
 static const rb_field compare_out[] = {
     {.name = "set_id", .type = RB_TSTRING, .help = "the set"},
     {.name = "expected", .type = RB_TINT, .help = "items in the set"},
     {.name = "present", .type = RB_TINT, .help = "items in the vault"},
-    {.name = "equal", .type = RB_TBOOL, .help = "every item of the set is there"},
+    {.name = "equal", .type = RB_TBOOL, .help = "nothing missing, nothing different"},
     {.name = "missing", .type = RB_TLIST, .help = "items of the set that are not"},
+    {.name = "attributes_checked", .type = RB_TBOOL,
+     .help = "the set has an index: version counts, attributes and tags were compared"},
+    {.name = "differences", .type = RB_TLIST, .help = "\"kind/name: field\" that differ"},
+    {.name = "values_checked", .type = RB_TINT, .help = "items whose content was compared"},
+    {.name = "values_differ", .type = RB_TLIST, .help = "items whose content differs"},
     {0}};
 static const rb_field properties_out[] = {
     {.name = "id", .type = RB_TSTRING, .help = "ARM resource id"},
@@ -183,7 +191,7 @@ static const rb_action actions[] = {
     {.name = "verify_backup", .summary = "Every live item is in a backup newer than the RPO",
      .effect = RB_EFFECT_READ, .params = verify_params, .outputs = verify_out,
      .run = kv_verify_backup},
-    {.name = "compare", .summary = "A restored vault holds every item of the set",
+    {.name = "compare", .summary = "A restored vault holds every item of the set, alike",
      .effect = RB_EFFECT_READ, .params = compare_params, .outputs = compare_out, .run = kv_compare},
 };
 

@@ -25,6 +25,13 @@ rb_status kv_list_all(rb_ctx *ctx, const char *vault, const char *path, rb_value
  * segment 0 = last. Returns a new string value or null. */
 rb_value *kv_id_segment(const char *id, int from_end);
 
+/* The vault's items as compare checks them: a new map "kind/name" ->
+ * {versions, enabled, expires, not_before, content_type, tags}, without the
+ * key and secret Key Vault manages for each certificate. */
+rb_status kv_index(rb_ctx *ctx, const char *vault, rb_value **index);
+/* The object of a backup set that holds that index (JSON). */
+#define KV_INDEX_OBJECT "index.json"
+
 rb_status kv_inventory(rb_ctx *ctx, const rb_value *args, rb_value **out);
 rb_status kv_recover_deleted(rb_ctx *ctx, const rb_value *args, rb_value **out);
 rb_status kv_recover_deleted_plan(rb_ctx *ctx, const rb_value *args, rb_value **out);

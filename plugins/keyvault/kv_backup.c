@@ -72,23 +72,40 @@ rb_status kv_backup(rb_ctx *ctx, const rb_value *args, rb_value **out)
         kv_host->set_error(ctx, "vault %s has nothing to back up", vault);
         st = RB_ENOTFOUND;
     }
+    /* What compare will check a restore against: names, version counts,
+     * attributes, tags (no value: list endpoints never return one). */
+    if (st == RB_OK && RB_HOST_HAS(kv_host, json_encode)) {
+        rb_value *index = NULL;
+        st = kv_index(ctx, vault, &index);
+        char *text = st == RB_OK ? kv_host->json_encode(index) : NULL;
+        if (text)
+            kv_host->map_set(objects, KV_INDEX_OBJECT, kv_host->value_string(text));
+        kv_host->mem_free(text);
+        kv_host->value_free(index);
+    }
     rb_value *set = NULL;
     if (st == RB_OK) {
         char *id = kv_vault_id(args);
         st = kv_host->backup_put(ctx, id, "keyvault", objects, &set);
         kv_host->mem_free(id);
     }
-    kv_host->value_free(objects);
+    rb_value *objects_seen = objects;
     if (st != RB_OK) {
+        kv_host->value_free(objects);
         kv_host->value_free(counts);
         return st;
     }
     rb_value *o = kv_host->value_map();
     kv_host->map_set(o, "set_id", kv_host->value_copy(kv_host->map_get(set, "set_id")));
-    kv_host->map_set(o, "items", kv_host->value_copy(kv_host->map_get(set, "objects")));
+    /* Key Vault items: the set's objects but its index. */
+    int64_t items = kv_host->map_get_int(set, "objects", 0);
+    if (kv_host->map_get(objects_seen, KV_INDEX_OBJECT))
+        items--;
+    kv_host->map_set(o, "items", kv_host->value_int(items));
     kv_host->map_set(o, "bytes", kv_host->value_copy(kv_host->map_get(set, "bytes")));
     kv_host->map_set(o, "counts", counts);
     kv_host->value_free(set);
+    kv_host->value_free(objects_seen);
     *out = o;
     return RB_OK;
 }

@@ -42,6 +42,8 @@ static rb_status list_kind(rb_ctx *ctx, const char *vault, const char *coll, rb_
         rb_value *entry = kv_host->value_map();
         kv_host->map_set(entry, "name", name);
         copy_attributes(entry, item);
+        if (kv_host->map_get_bool(item, "managed", 0))
+            kv_host->map_set(entry, "managed", kv_host->value_bool(1));
         const rb_value *tags = kv_host->map_get(item, "tags");
         kv_host->map_set(entry, "tags", tags ? kv_host->value_copy(tags) : kv_host->value_map());
         const char *ct = kv_host->map_get_string(item, "contentType", NULL);
@@ -143,5 +145,47 @@ rb_status kv_inventory(rb_ctx *ctx, const rb_value *args, rb_value **out)
     kv_host->map_set(result, "deleted", deleted);
     kv_host->map_set(result, "counts", counts);
     *out = result;
+    return RB_OK;
+}
+
+/* What compare checks of one item: everything a restore must bring back
+ * (not created/updated, which are the restore's own). */
+static rb_value *index_entry(const rb_value *e)
+{
+    rb_value *x = kv_host->value_map();
+    kv_host->map_set(x, "versions",
+                     kv_host->value_int((int64_t)kv_host->value_len(kv_host->map_get(e, "versions"))));
+    static const char *const keep[] = {"enabled", "expires", "not_before", "content_type", "tags"};
+    for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++) {
+        const rb_value *v = kv_host->map_get(e, keep[i]);
+        if (v)
+            kv_host->map_set(x, keep[i], kv_host->value_copy(v));
+    }
+    return x;
+}
+
+rb_status kv_index(rb_ctx *ctx, const char *vault, rb_value **index)
+{
+    static const char *const kinds[] = {"secrets", "keys", "certificates"};
+    *index = kv_host->value_map();
+    for (size_t k = 0; k < 3; k++) {
+        rb_value *list = NULL;
+        int64_t versions = 0;
+        rb_status st = list_kind(ctx, vault, kinds[k], &list, &versions);
+        if (st != RB_OK) {
+            kv_host->value_free(*index);
+            *index = NULL;
+            return st;
+        }
+        for (size_t i = 0; i < kv_host->value_len(list); i++) {
+            const rb_value *e = kv_host->list_get(list, i);
+            if (kv_host->map_get_bool(e, "managed", 0))
+                continue; /* a certificate's own key and secret come back with it */
+            char *key = kv_host->str_format("%s/%s", kinds[k], kv_host->map_get_string(e, "name", ""));
+            kv_host->map_set(*index, key, index_entry(e));
+            kv_host->mem_free(key);
+        }
+        kv_host->value_free(list);
+    }
     return RB_OK;
 }

@@ -102,10 +102,60 @@ rb_status kv_verify_backup(rb_ctx *ctx, const rb_value *args, rb_value **out)
     return RB_OK;
 }
 
+/* ---- compare ------------------------------------------------------------- */
+
+static int values_equal(const rb_value *a, const rb_value *b)
+{
+    char *ta = kv_host->json_encode(a), *tb = kv_host->json_encode(b);
+    int eq = ta && tb && strcmp(ta, tb) == 0;
+    kv_host->mem_free(ta);
+    kv_host->mem_free(tb);
+    return eq;
+}
+
+/* "kind/name: field" for every field of want that have lacks or differs. */
+static void diff_item(const char *object, const rb_value *want, const rb_value *have,
+                      rb_value *differences)
+{
+    for (size_t i = 0; i < kv_host->value_len(want); i++) {
+        const char *field = kv_host->map_key_at(want, i);
+        if (!values_equal(kv_host->map_value_at(want, i), kv_host->map_get(have, field))) {
+            char *d = kv_host->str_format("%s: %s", object, field);
+            kv_host->list_append(differences, kv_host->value_string(d));
+            kv_host->mem_free(d);
+        }
+    }
+}
+
+/* The part of an item that proves its content: a secret's value (compared
+ * here, in memory, and forgotten), a key's public part, a certificate's
+ * thumbprint. The caller frees it. */
+static rb_status content_of(rb_ctx *ctx, const char *vault, const char *kind, const char *name,
+                            rb_value **out)
+{
+    *out = NULL;
+    char *path = kv_host->str_format("/%s/%s", kind, name);
+    rb_value *resp = NULL;
+    rb_status st = kv_host->vault_call(ctx, vault, "GET", path, KV_DATA_API, NULL, &resp, NULL);
+    kv_host->mem_free(path);
+    if (st != RB_OK)
+        return st;
+    const rb_value *part = strcmp(kind, "secrets") == 0  ? kv_host->map_get(resp, "value")
+                           : strcmp(kind, "keys") == 0   ? kv_host->map_get(resp, "key")
+                                                         : kv_host->map_get(resp, "x5t");
+    rb_value *copy = kv_host->value_copy(part);
+    if (strcmp(kind, "keys") == 0) /* the key id names the vault: compare the material */
+        kv_host->map_set(copy, "kid", kv_host->value_null());
+    *out = copy;
+    kv_host->value_free(resp);
+    return RB_OK;
+}
+
 rb_status kv_compare(rb_ctx *ctx, const rb_value *args, rb_value **out)
 {
     const char *vault = kv_host->map_get_string(args, "name", "");
     const char *set_id = kv_host->map_get_string(args, "set_id", "");
+    const char *values_from = kv_host->map_get_string(args, "values_from", "");
     rb_value *sets = NULL;
     rb_status st = kv_host->backup_list(ctx, NULL, "keyvault", &sets);
     if (st != RB_OK)
@@ -119,21 +169,84 @@ rb_status kv_compare(rb_ctx *ctx, const rb_value *args, rb_value **out)
         kv_host->set_error(ctx, "no Key Vault backup set %s", set_id);
         return RB_ENOTFOUND;
     }
-    rb_value *live = NULL;
-    st = live_objects(ctx, vault, &live);
-    if (st != RB_OK) {
-        kv_host->value_free(sets);
-        return st;
+    /* The items of the set (objects "kind/name"; index.json is not one). */
+    rb_value *want = kv_host->value_list();
+    const rb_value *names = kv_host->map_get(set, "names");
+    int has_index = 0;
+    for (size_t i = 0; i < kv_host->value_len(names); i++) {
+        const char *n = kv_host->value_as_string(kv_host->list_get(names, i));
+        if (n && strchr(n, '/'))
+            kv_host->list_append(want, kv_host->value_string(n));
+        has_index |= n && strcmp(n, KV_INDEX_OBJECT) == 0;
     }
-    rb_value *missing = missing_from(kv_host->map_get(set, "names"), live);
-    rb_value *o = kv_host->value_map();
-    kv_host->map_set(o, "set_id", kv_host->value_string(set_id));
-    kv_host->map_set(o, "expected", kv_host->value_int((int64_t)kv_host->value_len(kv_host->map_get(set, "names"))));
-    kv_host->map_set(o, "present", kv_host->value_int((int64_t)kv_host->value_len(live)));
-    kv_host->map_set(o, "equal", kv_host->value_bool(kv_host->value_len(missing) == 0));
-    kv_host->map_set(o, "missing", missing);
+    rb_value *live = NULL, *index = NULL, *live_index = NULL;
+    rb_value *differences = kv_host->value_list(), *values_differ = kv_host->value_list();
+    int64_t values_checked = 0;
+    st = live_objects(ctx, vault, &live);
+    if (st == RB_OK && has_index && RB_HOST_HAS(kv_host, json_decode)) {
+        rb_value *text = NULL;
+        st = kv_host->backup_get(ctx, set_id, KV_INDEX_OBJECT, &text);
+        size_t len = 0;
+        const char *t = st == RB_OK ? kv_host->value_as_bytes(text, &len) : NULL;
+        if (st == RB_OK && kv_host->json_decode(t, len, &index) != RB_OK) {
+            kv_host->set_error(ctx, "set %s: %s is not JSON", set_id, KV_INDEX_OBJECT);
+            st = RB_ECORRUPT;
+        }
+        kv_host->value_free(text);
+        if (st == RB_OK)
+            st = kv_index(ctx, vault, &live_index);
+    }
+    rb_value *missing = st == RB_OK ? missing_from(want, live) : NULL;
+    for (size_t i = 0; st == RB_OK && index && i < kv_host->value_len(index); i++) {
+        const char *object = kv_host->map_key_at(index, i);
+        const rb_value *have = kv_host->map_get(live_index, object);
+        if (have)
+            diff_item(object, kv_host->map_value_at(index, i), have, differences);
+    }
+    /* Optional: the content itself, against the vault the set came from
+     * (a drill, where it still exists), compared in memory only. */
+    for (size_t i = 0; st == RB_OK && *values_from && i < kv_host->value_len(want); i++) {
+        const char *object = kv_host->value_as_string(kv_host->list_get(want, i));
+        if (contains(missing, object))
+            continue;
+        const char *slash = strchr(object, '/');
+        char *kind = kv_host->str_format("%.*s", (int)(slash - object), object);
+        rb_value *a = NULL, *b = NULL;
+        st = content_of(ctx, values_from, kind, slash + 1, &a);
+        if (st == RB_ENOTFOUND) { /* gone from the source since: nothing to compare */
+            st = RB_OK;
+        } else if (st == RB_OK && (st = content_of(ctx, vault, kind, slash + 1, &b)) == RB_OK) {
+            values_checked++;
+            if (!values_equal(a, b))
+                kv_host->list_append(values_differ, kv_host->value_string(object));
+        }
+        kv_host->value_free(a);
+        kv_host->value_free(b);
+        kv_host->mem_free(kind);
+    }
+    if (st != RB_OK) {
+        kv_host->value_free(missing);
+        kv_host->value_free(differences);
+        kv_host->value_free(values_differ);
+    } else {
+        rb_value *o = kv_host->value_map();
+        size_t bad = kv_host->value_len(missing) + kv_host->value_len(differences) +
+                     kv_host->value_len(values_differ);
+        kv_host->map_set(o, "set_id", kv_host->value_string(set_id));
+        kv_host->map_set(o, "expected", kv_host->value_int((int64_t)kv_host->value_len(want)));
+        kv_host->map_set(o, "present", kv_host->value_int((int64_t)kv_host->value_len(live)));
+        kv_host->map_set(o, "equal", kv_host->value_bool(bad == 0));
+        kv_host->map_set(o, "missing", missing);
+        kv_host->map_set(o, "attributes_checked", kv_host->value_bool(index != NULL));
+        kv_host->map_set(o, "differences", differences);
+        kv_host->map_set(o, "values_checked", kv_host->value_int(values_checked));
+        kv_host->map_set(o, "values_differ", values_differ);
+        *out = o;
+    }
     kv_host->value_free(live);
+    kv_host->value_free(index);
+    kv_host->value_free(live_index);
+    kv_host->value_free(want);
     kv_host->value_free(sets);
-    *out = o;
-    return RB_OK;
+    return st;
 }

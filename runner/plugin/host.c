@@ -9,6 +9,7 @@
 #include "core/log.h"
 
 #include <pthread.h>
+#include <cjson/cJSON.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -163,6 +164,26 @@ static rb_status host_save_operation(rb_ctx *ctx, const char *op_id)
     return ctx->save_op(ctx->save_op_data, op_id);
 }
 
+static char *host_json_encode(const rb_value *v)
+{
+    return rbv_to_json_text(v);
+}
+
+static rb_status host_json_decode(const char *text, size_t len, rb_value **out)
+{
+    if (!out)
+        return RB_EINVAL;
+    *out = NULL;
+    if (!text)
+        return RB_EINVAL;
+    cJSON *j = cJSON_ParseWithLength(text, len);
+    if (!j)
+        return RB_EINVAL;
+    *out = rbv_from_json(j);
+    cJSON_Delete(j);
+    return RB_OK;
+}
+
 static const char *host_mode(rb_ctx *ctx) { return ctx && ctx->mode ? ctx->mode : "run"; }
 
 static const rb_value *host_settings(rb_ctx *ctx)
@@ -232,6 +253,8 @@ static const rb_host_api host_api = {
     .backup_manifest = rb_host_backup_manifest,
     .backup_to_url = rb_host_backup_to_url,
     .url_digest = rb_host_url_digest,
+    .json_encode = host_json_encode,
+    .json_decode = host_json_decode,
 };
 
 const rb_host_api *rb_host_api_get(void) { return &host_api; }

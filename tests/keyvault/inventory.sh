@@ -240,6 +240,10 @@ check "shipped playbook: drill restores, compares, tears down (exit $rc)" test "
 [ "$rc" -eq 0 ] || sed 's/^/  | /' out10.txt >&2
 check "drill: every item came back" \
   jq -e '.steps[] | select(.name=="drill-compare") | .outputs | .equal and .expected == 35' r10/report.json
+check "drill: versions, attributes and tags compared, all alike" \
+  jq -e '.steps[] | select(.name=="drill-compare") | .outputs | .attributes_checked and (.differences | length) == 0' r10/report.json
+check "drill: the content of all 35 items compared with the source, all alike" \
+  jq -e '.steps[] | select(.name=="drill-compare") | .outputs | .values_checked == 35 and (.values_differ | length) == 0' r10/report.json
 check "drill: RPO reported" \
   jq -e '.steps[] | select(.name=="drill-rpo") | .outputs | .rpo_minutes >= 0 and .within_target' r10/report.json
 check "drill: scratch vault purged" \

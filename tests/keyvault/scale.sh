@@ -109,6 +109,25 @@ LUA
 check "no duplicates: exactly 100/20/10 items, 120 secret versions" \
   jq -e '.steps[0].outputs.counts | .secrets == 100 and .keys == 20 and .certificates == 10 and .secrets_versions == 120' cnt/report.json
 
+# A restored vault that differs from the set is told apart: a new version
+# of one secret (another value, one version more) is found by compare, by
+# its version count and, against the source, by its content.
+curl -s --cacert "$CA" -X PUT -H "Authorization: Bearer $(kv_token https://vault.azure.net)" \
+  -H 'Content-Type: application/json' -d '{"value":"Tampered-Value"}' \
+  "https://kvdst.vault.localhost:$PORT/secrets/s2?api-version=7.5" >/dev/null
+cat >cmp.lua <<LUA
+playbook { name = "kv-compare" }
+local kv = plugin "keyvault"
+step "compare" { run = function()
+  return kv.compare { subscription = "$S", resource_group = "rg", name = "kvdst", set_id = "$SET",
+                      values_from = "kvbig" } end }
+LUA
+"$REBOUND" run "${PD[@]}" --run-dir cmp cmp.lua >cmp.txt 2>&1
+check "compare finds the tampered secret" jq -e '.steps[0].outputs | (.equal | not)
+  and .differences == ["secrets/s2: versions"] and .values_differ == ["secrets/s2"]
+  and .values_checked == 130 and (.missing | length) == 0' cmp/report.json
+check "the tampered value is in no artifact" bash -c "! grep -rq Tampered-Value cmp cmp.txt"
+
 # A secret added after the backup is outside the RPO.
 curl -s --cacert "$CA" -X PUT -H "Authorization: Bearer $(kv_token https://vault.azure.net)" \
   -H 'Content-Type: application/json' -d '{"value":"Scale-Value-late"}' \

@@ -194,6 +194,14 @@ struct rb_host_api {
     /* Reads a URL (a read SAS) with ranged GETs and hashes it in memory:
      * *digest is a new map {bytes, sha256}. */
     rb_status (*url_digest)(rb_ctx *ctx, const char *url, rb_value **digest);
+    /* JSON text of a value, compact (bytes as {"$bytes": "<base64>"}, so
+     * values round-trip): free with mem_free; NULL when out of memory. For
+     * the small records plugins keep in backup sets (a VM's configuration, a
+     * vault's index), so plugins need no JSON library of their own. */
+    char *(*json_encode)(const rb_value *v);
+    /* Parses len bytes of JSON text into a new value: RB_EINVAL when it is
+     * not JSON. */
+    rb_status (*json_decode)(const char *text, size_t len, rb_value **out);
 };
 
 /* Non-zero when the host table is large enough to contain `field`. */

@@ -10,7 +10,7 @@
  *   1.1  Azure: arm_call, arm_list, vault_call
  *   1.2  the backup vault: backup_put, backup_list, backup_get
  *   1.3  large objects: backup_put_stream, backup_manifest, backup_to_url,
- *        url_digest */
+ *        url_digest; json_encode, json_decode */
 #ifndef REBOUND_VERSION_H
 #define REBOUND_VERSION_H
 
