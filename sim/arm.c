@@ -25,6 +25,45 @@
 static cJSON *resources(void) { return az_obj(az_g.st, "resources"); }
 static cJSON *ops(void) { return az_obj(az_g.st, "operations"); }
 
+/* st.lro_due: [[end, opid], ...], the operations still InProgress in the
+ * order they end, so that az_tick (every request) looks only at those due
+ * instead of walking every operation ever started. It lives in the state,
+ * so snapshots and restores carry it; a state without it (an estate, an
+ * older state PUT through the control API) gets it rebuilt from the
+ * operations once. */
+static double due_end(const cJSON *e) { /* anything malformed is due at once, and dropped */
+  const cJSON *n = e ? e->child : NULL;
+  return cJSON_IsNumber(n) ? n->valuedouble : -1;
+}
+
+static void due_insert(cJSON *q, double end, const char *opid) {
+  cJSON *e = cJSON_CreateArray();
+  cJSON_AddItemToArray(e, cJSON_CreateNumber(end));
+  cJSON_AddItemToArray(e, cJSON_CreateString(opid));
+  /* Operations mostly end in the order they start: an append, O(1). */
+  cJSON *tail = q->child ? q->child->prev : NULL; /* cJSON keeps head->prev at the tail */
+  if (!tail || due_end(tail) <= end) {
+    cJSON_AddItemToArray(q, e);
+    return;
+  }
+  int at = 0;
+  for (cJSON *it = q->child; it && due_end(it) <= end; it = it->next) at++;
+  cJSON_InsertItemInArray(q, at, e);
+}
+
+static cJSON *due_queue(void) {
+  cJSON *q = cJSON_GetObjectItemCaseSensitive(az_g.st, "lro_due");
+  if (cJSON_IsArray(q)) return q;
+  cJSON_DeleteItemFromObjectCaseSensitive(az_g.st, "lro_due");
+  q = cJSON_AddArrayToObject(az_g.st, "lro_due");
+  cJSON *op;
+  cJSON_ArrayForEach(op, ops()) {
+    const char *st = az_str(op, "status");
+    if (st && strcmp(st, "InProgress") == 0) due_insert(q, az_num(op, "end", 0), op->string);
+  }
+  return q;
+}
+
 cJSON *az_sub_get(const char *sub) {
   char *l = az_lower(sub);
   cJSON *s = cJSON_GetObjectItemCaseSensitive(az_obj(az_g.st, "subscriptions"), l);
@@ -180,7 +219,9 @@ cJSON *az_lro_start(az_req *r, az_resp *p, const char *kind, const char *id, cJS
   cJSON_AddNumberToObject(op, "start", r->now);
   cJSON_AddNumberToObject(op, "end", r->now + (secs > 0 ? secs : 0));
   if (result) cJSON_AddItemToObject(op, "result", result);
+  cJSON *q = due_queue(); /* before the new operation joins, or it would be queued twice */
   cJSON_AddItemToObject(ops(), opid, op);
+  due_insert(q, az_num(op, "end", 0), opid);
   const char *api = az_query(r, "api-version");
   const char *sub = r->nseg > 1 ? r->seg[1] : "none";
   if (style == 1 || style == 3)
@@ -235,10 +276,14 @@ static void op_finish(cJSON *op, double now) {
 }
 
 void az_tick(double now) {
-  cJSON *op;
-  cJSON_ArrayForEach(op, ops()) {
-    if (strcmp(az_str(op, "status"), "InProgress") == 0 && az_num(op, "end", 0) <= now)
-      op_finish(op, now);
+  cJSON *q = due_queue();
+  while (q->child && due_end(q->child) <= now) {
+    cJSON *e = cJSON_DetachItemViaPointer(q, q->child);
+    const cJSON *id = cJSON_GetArrayItem(e, 1);
+    cJSON *op = cJSON_IsString(id) ? cJSON_GetObjectItemCaseSensitive(ops(), id->valuestring) : NULL;
+    const char *st = op ? az_str(op, "status") : NULL;
+    if (st && strcmp(st, "InProgress") == 0) op_finish(op, now);
+    cJSON_Delete(e);
   }
   az_type_tick(now);
   az_kv_tick(now);

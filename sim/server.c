@@ -104,6 +104,82 @@ void az_dispatch(az_req *r, az_resp *p) {
   az_resp_error(p, 404, "NotFound", "azsim serves no resource at '%s'.", r->path);
 }
 
+/* The request counters: az_g.counters maps "METHOD path" to a count (the
+ * control API lists and resets it). A cJSON object finds a key by walking
+ * all of them, and nearly every path is new (operation ids, resource
+ * names), so counting there cost O(requests so far) per request (a fifth
+ * of azsim's CPU in bench/run.sh lro). This index finds the entry by hash;
+ * it follows az_g.counters, which only this function grows: when the
+ * object was replaced (DELETE /counters) or no longer starts with the
+ * entry it started with, the index is rebuilt. Called with az_g.mu held. */
+static struct {
+  cJSON *obj, *head; /* the object indexed, and its first entry then */
+  cJSON **slot;      /* open addressing, a power of two */
+  size_t n, cap;
+} g_count_idx;
+
+static size_t count_hash(const char *s) {
+  size_t h = 1469598103934665603u; /* FNV-1a */
+  for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211u;
+  return h;
+}
+
+static bool count_index_add(cJSON *item) {
+  if ((g_count_idx.n + 1) * 2 > g_count_idx.cap) {
+    size_t cap = g_count_idx.cap ? g_count_idx.cap * 2 : 1024;
+    cJSON **slot = calloc(cap, sizeof *slot);
+    if (!slot) return false;
+    for (size_t i = 0; i < g_count_idx.cap; i++) {
+      cJSON *it = g_count_idx.slot[i];
+      if (!it) continue;
+      size_t j = count_hash(it->string) & (cap - 1);
+      while (slot[j]) j = (j + 1) & (cap - 1);
+      slot[j] = it;
+    }
+    free(g_count_idx.slot);
+    g_count_idx.slot = slot;
+    g_count_idx.cap = cap;
+  }
+  size_t j = count_hash(item->string) & (g_count_idx.cap - 1);
+  while (g_count_idx.slot[j]) j = (j + 1) & (g_count_idx.cap - 1);
+  g_count_idx.slot[j] = item;
+  g_count_idx.n++;
+  return true;
+}
+
+static void count_request(const char *method, const char *path) {
+  char *key = az_strdupf("%s %s", method, path);
+  if (!key) return;
+  cJSON *obj = az_g.counters;
+  if (g_count_idx.obj != obj || (obj && obj->child != g_count_idx.head)) {
+    free(g_count_idx.slot);
+    memset(&g_count_idx, 0, sizeof g_count_idx);
+    g_count_idx.obj = obj;
+    g_count_idx.head = obj ? obj->child : NULL;
+    cJSON *it;
+    cJSON_ArrayForEach(it, obj) {
+      if (it->string && !count_index_add(it)) {
+        g_count_idx.obj = NULL; /* out of memory: rebuild next time */
+        break;
+      }
+    }
+  }
+  cJSON *c = NULL;
+  if (g_count_idx.obj != obj) { /* no index (out of memory): the slow way */
+    c = cJSON_GetObjectItemCaseSensitive(obj, key);
+  } else if (g_count_idx.cap) {
+    size_t j = count_hash(key) & (g_count_idx.cap - 1);
+    while ((c = g_count_idx.slot[j]) && strcmp(c->string, key) != 0) j = (j + 1) & (g_count_idx.cap - 1);
+  }
+  if (c) {
+    cJSON_SetNumberValue(c, c->valuedouble + 1);
+  } else if (obj && (c = cJSON_AddNumberToObject(obj, key, 1))) {
+    g_count_idx.head = obj->child;
+    if (g_count_idx.obj == obj && !count_index_add(c)) g_count_idx.obj = NULL;
+  }
+  free(key);
+}
+
 /* ARM's classic budget: 12,000 reads and 1,200 writes per hour, counted
  * here over all subscriptions on the virtual clock. azsim only reports it;
  * throttling itself comes from fault rules. */
@@ -178,7 +254,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
   } else {
     int latency = 0;
     pthread_mutex_lock(&az_g.mu);
-    az_count(method, url);
+    count_request(method, url);
     int faulted = az_fault_apply(method, url, &p, &latency);
     pthread_mutex_unlock(&az_g.mu);
     if (latency > 0) {
@@ -387,6 +463,7 @@ int az_serve(const char *estate_path, int port, int control_port, const char *re
   cJSON_Delete(az_g.faults);
   cJSON_Delete(az_g.lro_rules);
   cJSON_Delete(az_g.counters);
+  free(g_count_idx.slot);
   cJSON_Delete(az_g.snapshots);
   EVP_PKEY_free(az_g.signing_key);
   az_data_dir_cleanup();
