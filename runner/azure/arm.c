@@ -18,6 +18,7 @@ struct rb_arm {
     rb_http_engine *eng;
     rb_az_auth *auth;
     char *endpoint; /* "https://management.azure.com" */
+    char *endpoint_origin; /* "https://management.azure.com:443" (origin_of) */
 };
 
 typedef enum { OP_DONE, OP_ASYNC, OP_LOCATION } op_kind;
@@ -44,6 +45,8 @@ struct rb_arm_pager {
     int pages;
 };
 
+static char *origin_of(const char *url);
+
 rb_status rb_arm_new(rb_arm **out, rb_http_engine *eng, rb_cred *cred, const rb_cloud *cloud,
                      rb_az_err *err)
 {
@@ -53,6 +56,7 @@ rb_status rb_arm_new(rb_arm **out, rb_http_engine *eng, rb_cred *cred, const rb_
         return rb_az_fail(err, RB_ENOMEM, "out of memory");
     a->eng = eng;
     a->endpoint = strdup(cloud->arm_endpoint);
+    a->endpoint_origin = a->endpoint ? origin_of(a->endpoint) : NULL;
     char scope[300];
     rb_cloud_arm_scope(cloud, scope, sizeof scope);
     rb_status st = a->endpoint ? rb_az_auth_bearer(&a->auth, cred, scope, 0, err)
@@ -71,6 +75,7 @@ void rb_arm_free(rb_arm *a)
         return;
     rb_az_auth_free(a->auth);
     free(a->endpoint);
+    free(a->endpoint_origin);
     free(a);
 }
 
@@ -105,10 +110,9 @@ static rb_status build_url(rb_arm *a, const char *path, const char *api_version,
     *out = NULL;
     rb_azbuf b = {0};
     if (strncasecmp(path, "https://", 8) == 0 || strncasecmp(path, "http://", 7) == 0) {
-        char *o1 = origin_of(path), *o2 = origin_of(a->endpoint);
-        int same = o1 && o2 && strcmp(o1, o2) == 0;
+        char *o1 = origin_of(path);
+        int same = o1 && a->endpoint_origin && strcmp(o1, a->endpoint_origin) == 0;
         free(o1);
-        free(o2);
         if (!same)
             return rb_az_fail(err, RB_EPROTO,
                               "refusing to send an ARM token to %s: not the ARM endpoint %s", path,
