@@ -113,12 +113,14 @@ step "cleanup" {
   needs = { "snapshot", "revoke", "record" }, effect = "destructive", retry = { attempts = 3, backoff = 2 },
   description = "Delete this run's snapshots (and stale ones rebound left)",
   run = function(ctx)
+    -- One call for all of them: a resumed call re-attaches each snapshot's
+    -- delete to its own journaled operation, and one already gone is done.
+    local ids = {}
+    for _, s in ipairs(ctx.outputs.snapshot.snapshots) do ids[#ids + 1] = s.snapshot_id end
     local deleted = {}
-    -- One snapshot per call: each call holds one long-running delete.
-    for _, s in ipairs(ctx.outputs.snapshot.snapshots) do
-      local out = vm.cleanup_snapshots { subscription = ctx.params.subscription,
-                                         resource_group = snap_group(ctx), snapshots = { s.snapshot_id } }
-      for _, id in ipairs(out.deleted) do deleted[#deleted + 1] = id end
+    if #ids > 0 then
+      deleted = vm.cleanup_snapshots { subscription = ctx.params.subscription,
+                                       resource_group = snap_group(ctx), snapshots = ids }.deleted
     end
     local stale = 0
     if (ctx.params.snapshot_max_age_hours or 0) > 0 then

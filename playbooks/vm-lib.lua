@@ -18,10 +18,9 @@ function M.disks(v)
 end
 
 -- Calls fn(args); whatever happened, then revokes every SAS of `id`
--- (vm.end_access), and only then re-raises a failure. Each action holds at
--- most one long-running operation, so this pairing is what keeps a SAS from
--- outliving its use, also when the run is killed: resume runs the step
--- again, which ends with end_access again.
+-- (vm.end_access), and only then re-raises a failure. This pairing is what
+-- keeps a SAS from outliving its use, also when the action fails or the run
+-- is killed: resume runs the step again, which ends with end_access again.
 function M.with_access(vm, id, fn, args)
   local ok, out = pcall(fn, args)
   vm.end_access { id = id }

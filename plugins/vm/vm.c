@@ -161,7 +161,8 @@ static const rb_field restore_disk_out[] = {
     {.name = "lun", .type = RB_TSTRING, .help = "os, or the data disk's lun"},
     {.name = "bytes", .type = RB_TINT, .help = "bytes uploaded"},
     {.name = "sha256", .type = RB_TSTRING, .help = "the signed SHA-256 of the VHD"},
-    {.name = "already_restored", .type = RB_TBOOL, .help = "an earlier attempt finished it"},
+    {.name = "already_restored", .type = RB_TBOOL,
+     .help = "an earlier attempt finished it (closed, tagged rebound-uploaded=<sha256>)"},
     {0}};
 static const rb_field restore_vm_params[] = {
     P_SUB, P_RG("the drill's resource group"),
@@ -237,7 +238,7 @@ static const rb_action actions[] = {
      .effect = RB_EFFECT_WRITE, .params = network_params, .outputs = network_out,
      .run = vm_restore_network, .plan = vm_restore_network_plan},
     {.name = "restore_disk",
-     .summary = "A managed disk from the vault's VHD by direct upload; pair with end_access",
+     .summary = "A managed disk from the vault's VHD by direct upload, closed and tagged when complete",
      .effect = RB_EFFECT_WRITE, .params = restore_disk_params, .outputs = restore_disk_out,
      .run = vm_restore_disk, .plan = vm_restore_disk_plan},
     {.name = "restore_vm", .summary = "The VM recreated from its recorded configuration with restored disks",

@@ -2,13 +2,14 @@
  * (inventory, backup, restore, verify); they reach Azure and the backup
  * vault only through the host table.
  *
- * One rule shapes the actions: each write action starts at most one
- * long-running ARM operation (or deletes/creates one resource per call
- * where the playbook loops). The host journals the operation of a call
- * and, on resume, re-attaches the call's ARM writes to it; a call holding
- * two operations could re-attach the second to the first. So export does
- * not revoke its own read SAS: end_access does, and the shipped playbooks
- * always pair them (see docs/plugins/vm.md). */
+ * Resume: the host journals each long-running ARM operation of a call and,
+ * when the call is resumed, re-attaches the write with the same method and
+ * path to it. A write action may hold several operations (restore_disk:
+ * create, grant, close, tag; cleanup_snapshots: one delete per snapshot),
+ * but it decides each step from what Azure shows, so that repeating the
+ * call from the top is always safe. Export still leaves its revocation to
+ * end_access: the playbooks pair them and an `always` step revokes every
+ * snapshot again (see docs/plugins/vm.md). */
 #ifndef REBOUND_PLUGIN_VM_H
 #define REBOUND_PLUGIN_VM_H
 
@@ -25,6 +26,7 @@
 #define VM_TAG_SOURCE "rebound-source"   /* snapshots: the disk they copy */
 #define VM_TAG_DRILL "rebound-drill"     /* drill resources: the drill's run id */
 #define VM_TAG_RESTORED "rebound-restored-from" /* restored disks: the vault set */
+#define VM_TAG_UPLOADED "rebound-uploaded"      /* restored disks: SHA-256 of a finished upload */
 
 /* Vault set kinds. */
 #define VM_KIND_DISK "vm-disk"
@@ -64,6 +66,10 @@ void vm_list_add_unique(rb_value *list, const char *s);
 
 /* The "accessSAS" of a beginGetAccess answer, or NULL (borrowed). */
 const char *vm_access_sas(const rb_value *resp);
+
+/* Replaces the step error after a failed transfer through a disk's or
+ * snapshot's SAS with one that names the resource and not the URL. */
+void vm_sas_error(rb_ctx *ctx, rb_status st, const char *what, const char *id, const char *set_id);
 
 /* Fails the call unless the host has the ABI 1.3 routines. */
 rb_status vm_need_streams(rb_ctx *ctx);

@@ -5,6 +5,7 @@
  * rebound tagged) and verify_backup (every VM has a recent, complete set). */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "vm.h"
 
@@ -44,7 +45,8 @@ rb_status vm_snapshot(rb_ctx *ctx, const rb_value *args, rb_value **out)
     rb_value *snap = NULL;
     rb_status st = H->arm_call(ctx, "GET", id, VM_DISK_API, NULL, &snap, NULL);
     if (st == RB_OK) {
-        /* An earlier attempt's snapshot of the same disk: reuse it. */
+        /* An earlier attempt's snapshot of the same disk: reuse it (once
+         * its creation is over: see below). */
         const char *src = vm_get_str(snap, "", "properties", "creationData", "sourceResourceId", NULL);
         if (!vm_id_eq(src, disk_id)) {
             H->set_error(ctx, "snapshot %s exists and copies %s, not %s", vm_id_name(id), src, disk_id);
@@ -52,7 +54,16 @@ rb_status vm_snapshot(rb_ctx *ctx, const rb_value *args, rb_value **out)
             H->mem_free(id);
             return RB_ECONFLICT;
         }
-    } else if (st == RB_ENOTFOUND) {
+        /* Still being created by an interrupted attempt: PUT again, which
+         * the host re-attaches to the journaled creation and waits for. */
+        if (strcasecmp(vm_get_str(snap, "Succeeded", "properties", "provisioningState", NULL),
+                       "Succeeded") != 0) {
+            H->value_free(snap);
+            snap = NULL;
+            st = RB_ENOTFOUND;
+        }
+    }
+    if (st == RB_ENOTFOUND) {
         /* The location of a snapshot is its disk's. */
         rb_value *disk = NULL;
         st = H->arm_call(ctx, "GET", disk_id, VM_DISK_API, NULL, &disk, NULL);
@@ -164,6 +175,8 @@ rb_status vm_export(rb_ctx *ctx, const rb_value *args, rb_value **out)
         vm_set_str(objects, "disk.json", json);
         st = H->backup_put_stream(ctx, disk_id, VM_KIND_DISK, objects, &set);
         H->value_free(objects);
+        if (st != RB_OK)
+            vm_sas_error(ctx, st, "exporting", snap_id, NULL);
     }
     /* The SAS lives only in `grant`: gone with it, never in outputs. */
     H->value_free(grant);

@@ -349,6 +349,75 @@ static rb_status create_upload_disk(rb_ctx *ctx, const rb_value *args, const cha
     return st;
 }
 
+static int upload_open(const char *state)
+{
+    return strcasecmp(state, "ReadyToUpload") == 0 || strcasecmp(state, "ActiveUpload") == 0;
+}
+
+/* Deletes a disk this call created whose upload was closed before it was
+ * known complete (a failed attempt, then end_access), so it can be made
+ * again: only one restored from this set, for this drill, not attached. */
+static rb_status delete_unfinished(rb_ctx *ctx, const rb_value *args, const char *id,
+                                   const rb_value *disk)
+{
+    const char *drill = H->map_get_string(args, "drill_id", "");
+    const char *tag = H->map_get_string(H->map_get(disk, "tags"), VM_TAG_DRILL, "");
+    if (strcmp(tag, drill) != 0 || H->map_get_string(disk, "managedBy", NULL)) {
+        H->set_error(ctx, "disk %s holds an unfinished upload of set %s but is attached or "
+                          "belongs to another drill: not deleted",
+                     vm_id_name(id), H->map_get_string(args, "set_id", ""));
+        return RB_ECONFLICT;
+    }
+    H->log(ctx, RB_LOG_INFO, "disk %s: its upload was closed unfinished; deleting it to upload again",
+           vm_id_name(id));
+    rb_status st = H->arm_call(ctx, "DELETE", id, VM_DISK_API, NULL, NULL, NULL);
+    return st == RB_ENOTFOUND ? RB_OK : st;
+}
+
+/* Closes the upload (endGetAccess: the bytes become final and the write
+ * SAS is revoked), then tags the disk with the SHA-256 it now holds: the
+ * tag is what tells a later attempt that the disk is complete, since a
+ * closed disk looks the same whether its upload finished or not. */
+static rb_status close_upload(rb_ctx *ctx, const char *id, const char *sha)
+{
+    char *action = H->str_format("%s/endGetAccess", id);
+    rb_status st = H->arm_call(ctx, "POST", action, VM_DISK_API, NULL, NULL, NULL);
+    H->mem_free(action);
+    rb_value *disk = NULL;
+    if (st == RB_OK)
+        st = H->arm_call(ctx, "GET", id, VM_DISK_API, NULL, &disk, NULL);
+    if (st != RB_OK) {
+        H->value_free(disk);
+        return st;
+    }
+    if (upload_open(vm_get_str(disk, "", "properties", "diskState", NULL))) {
+        /* Still open (a resumed call re-attached to an earlier close): the
+         * bytes are all there; end_access closes it, and without the tag a
+         * later attempt uploads again rather than trust it. */
+        H->log(ctx, RB_LOG_WARN, "disk %s: upload complete but still open; end_access closes it",
+               vm_id_name(id));
+        H->value_free(disk);
+        return RB_OK;
+    }
+    rb_value *body = H->value_map();
+    rb_value *tags = H->value_copy(H->map_get(disk, "tags"));
+    if (H->value_type(tags) != RB_VMAP) {
+        H->value_free(tags);
+        tags = H->value_map();
+    }
+    vm_set_str(tags, VM_TAG_UPLOADED, sha);
+    H->map_set(body, "tags", tags);
+    st = H->arm_call(ctx, "PATCH", id, VM_DISK_API, body, NULL, NULL);
+    H->value_free(body);
+    H->value_free(disk);
+    return st;
+}
+
+/* Direct upload, resumable at any point: every step is chosen from the
+ * disk's state (absent; created and open for upload; closed with the
+ * uploaded-hash tag = done; closed without it = an unfinished upload, made
+ * again), and each ARM write of a resumed call re-attaches only to its own
+ * journaled operation (same method and path). */
 rb_status vm_restore_disk(rb_ctx *ctx, const rb_value *args, rb_value **out)
 {
     rb_status st = vm_need_streams(ctx);
@@ -374,24 +443,33 @@ rb_status vm_restore_disk(rb_ctx *ctx, const rb_value *args, rb_value **out)
     char *id = disk_id(args);
     rb_value *disk = NULL;
     st = H->arm_call(ctx, "GET", id, VM_DISK_API, NULL, &disk, NULL);
-    const char *state = vm_get_str(disk, "", "properties", "diskState", NULL);
-    const char *from = H->map_get_string(H->map_get(disk, "tags"), VM_TAG_RESTORED, "");
-    if (st == RB_OK && strcmp(from, set_id) != 0) {
-        H->set_error(ctx, "disk %s exists and was not restored from set %s: not overwritten",
-                     vm_id_name(id), set_id);
-        st = RB_ECONFLICT;
-    } else if (st == RB_OK && strcasecmp(state, "ReadyToUpload") != 0 &&
-               strcasecmp(state, "ActiveUpload") != 0) {
-        /* Uploaded and closed by an earlier attempt (end_access done). */
-        *out = disk_outputs(id, set_id, bytes, sha, lun, 1);
-        H->value_free(disk);
-        H->value_free(rec);
-        H->mem_free(id);
-        return RB_OK;
-    } else if (st == RB_ENOTFOUND) {
-        st = create_upload_disk(ctx, args, id, rec, bytes);
+    int create = st == RB_ENOTFOUND;
+    if (st == RB_OK) {
+        const rb_value *tags = H->map_get(disk, "tags");
+        const char *state = vm_get_str(disk, "", "properties", "diskState", NULL);
+        const char *prov = vm_get_str(disk, "Succeeded", "properties", "provisioningState", NULL);
+        if (strcmp(H->map_get_string(tags, VM_TAG_RESTORED, ""), set_id) != 0) {
+            H->set_error(ctx, "disk %s exists and was not restored from set %s: not overwritten",
+                         vm_id_name(id), set_id);
+            st = RB_ECONFLICT;
+        } else if (upload_open(state)) {
+            /* Created by an interrupted attempt: when its creation was still
+             * running, PUT again (the host re-attaches to it); then upload. */
+            create = strcasecmp(prov, "Succeeded") != 0;
+        } else if (strcasecmp(H->map_get_string(tags, VM_TAG_UPLOADED, ""), sha) == 0) {
+            *out = disk_outputs(id, set_id, bytes, sha, lun, 1);
+            H->value_free(disk);
+            H->value_free(rec);
+            H->mem_free(id);
+            return RB_OK;
+        } else {
+            st = delete_unfinished(ctx, args, id, disk);
+            create = st == RB_OK;
+        }
     }
     H->value_free(disk);
+    if (create)
+        st = create_upload_disk(ctx, args, id, rec, bytes);
     H->value_free(rec);
     rb_value *grant = NULL;
     if (st == RB_OK) {
@@ -405,18 +483,18 @@ rb_status vm_restore_disk(rb_ctx *ctx, const rb_value *args, rb_value **out)
     }
     const char *url = st == RB_OK ? vm_access_sas(grant) : NULL;
     if (st == RB_OK && !url) {
-        /* A resumed call re-attaches its ARM writes to the one operation
-         * the interrupted attempt saved; when that was the disk's creation,
-         * the grant comes back without a SAS. */
-        H->set_error(ctx, "beginGetAccess (Write) on %s answered without an accessSAS (a call "
-                          "resumed after the disk's creation: run the drill again)",
-                     vm_id_name(id));
+        H->set_error(ctx, "beginGetAccess (Write) on %s answered without an accessSAS", vm_id_name(id));
         st = RB_EPROTO;
     }
     uint64_t sent = 0;
-    if (st == RB_OK)
+    if (st == RB_OK) {
         st = H->backup_to_url(ctx, set_id, "disk.vhd", url, "page", &sent);
+        if (st != RB_OK)
+            vm_sas_error(ctx, st, "uploading", id, set_id);
+    }
     H->value_free(grant); /* the write SAS: never kept, never in outputs */
+    if (st == RB_OK)
+        st = close_upload(ctx, id, sha);
     if (st == RB_OK)
         *out = disk_outputs(id, set_id, (int64_t)sent, sha, lun, 0);
     H->mem_free(id);
@@ -516,14 +594,23 @@ rb_status vm_restore_vm(rb_ctx *ctx, const rb_value *args, rb_value **out)
     H->mem_free(nic_name);
     rb_value *existing = NULL;
     rb_status st = H->arm_call(ctx, "GET", id, VM_COMPUTE_API, NULL, &existing, NULL);
+    /* A VM an interrupted attempt was still creating is created again: the
+     * same PUT, which the host re-attaches to the journaled operation. */
+    int creating = st == RB_OK && strcasecmp(vm_get_str(existing, "Succeeded", "properties",
+                                                        "provisioningState", NULL),
+                                             "Succeeded") != 0;
     if (st == RB_OK) {
         st = check_drill_tag(ctx, existing, "VM", H->map_get_string(args, "drill_id", ""));
-        if (st == RB_OK)
-            *out = vm_outputs(id, nic_id, 1);
         H->value_free(existing);
-        H->mem_free(id);
-        H->mem_free(nic_id);
-        return st;
+        if (st == RB_OK && creating)
+            st = RB_ENOTFOUND;
+        else {
+            if (st == RB_OK)
+                *out = vm_outputs(id, nic_id, 1);
+            H->mem_free(id);
+            H->mem_free(nic_id);
+            return st;
+        }
     }
     if (st != RB_ENOTFOUND) {
         H->mem_free(id);
@@ -596,9 +683,8 @@ rb_status vm_restore_vm(rb_ctx *ctx, const rb_value *args, rb_value **out)
         st = H->arm_call(ctx, "PUT", id, VM_COMPUTE_API, body, &vm, NULL);
         H->value_free(body);
         if (st == RB_OK && vm && !vm_id_eq(H->map_get_string(vm, "id", id), id)) {
-            H->set_error(ctx, "creating VM %s answered with another resource (%s): a call resumed "
-                              "after the NIC's creation; run the drill again",
-                         name, H->map_get_string(vm, "id", ""));
+            H->set_error(ctx, "creating VM %s answered with another resource (%s)", name,
+                         H->map_get_string(vm, "id", ""));
             st = RB_EPROTO;
         }
         H->value_free(vm);

@@ -211,6 +211,20 @@ const char *vm_access_sas(const rb_value *resp)
     return url && *url ? url : NULL;
 }
 
+void vm_sas_error(rb_ctx *ctx, rb_status st, const char *what, const char *id, const char *set_id)
+{
+    /* The host's message names the request's URL without its query; a
+     * managed disk's SAS URL is a credential as a whole (azsim, for one,
+     * puts the grant in the path), so none of it goes into the step error. */
+    const char *why = st == RB_EDENIED || st == RB_EAUTH ? "the SAS was refused (revoked or expired?)"
+                      : st == RB_ECORRUPT               ? "a block did not match the signed manifest"
+                      : st == RB_ECANCELED              ? "cancelled"
+                                                        : "the transfer failed";
+    H->set_error(ctx, "%s %s%s%s through its SAS: %s (%s); the SAS itself is never shown", what,
+                 vm_id_name(id), set_id ? " from set " : "", set_id ? set_id : "", why,
+                 rb_status_name(st));
+}
+
 rb_status vm_need_streams(rb_ctx *ctx)
 {
     if (RB_HOST_HAS(H, url_digest))
