@@ -43,7 +43,9 @@ check "the backup verifies" jqe '.steps[] | select(.name=="verify") | .outputs.o
 snaps=$(jq -r '.steps[] | select(.name=="snapshot") | .outputs.snapshots[].snapshot_id' b1/report.json)
 n_end=0
 for s in $snaps; do
-  grep -q "\"id\":\"$s\"" b1/journal.jsonl && n_end=$((n_end + 1))
+  # an end_access call (outputs {id, revoked}) for this snapshot, not just any record naming it
+  jq -e -s --arg s "$s" 'any(.[]; .t == "call" and .outputs.revoked == true and .outputs.id == $s)' \
+    b1/journal.jsonl >/dev/null && n_end=$((n_end + 1))
 done
 check "end_access journaled for every snapshot ($n_end of 2)" test "$n_end" -eq 2
 "$REBOUND" vault verify -q -c rebound.yaml >vv.txt 2>&1
