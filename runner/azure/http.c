@@ -542,14 +542,20 @@ static origin_queue *origin_get(rb_http_engine *e, const char *origin)
     return q;
 }
 
+/* A queued call whose whole timeout went by waiting for a connection. */
+static void call_queue_timeout(rb_http_call *c)
+{
+    snprintf(c->errbuf, sizeof c->errbuf, "no connection to %s became free within %ld ms",
+             c->oq->origin, c->timeout_ms);
+    call_complete(c, CURLE_OPERATION_TIMEDOUT, 0);
+}
+
 /* Hands a call to libcurl; its time in the queue counts against its timeout. */
 static void call_start(rb_http_engine *e, rb_http_call *c)
 {
     int64_t waited = rb_now_ms() - c->started_ms;
     if (waited >= c->timeout_ms) {
-        snprintf(c->errbuf, sizeof c->errbuf, "no connection to %s became free within %ld ms",
-                 c->oq->origin, c->timeout_ms);
-        call_complete(c, CURLE_OPERATION_TIMEDOUT, 0);
+        call_queue_timeout(c);
         return;
     }
     curl_easy_setopt(c->easy, CURLOPT_TIMEOUT_MS, c->timeout_ms - (long)waited);
@@ -600,9 +606,10 @@ static int call_cancelled(const rb_http_call *c)
     return c->cancel_flag || (c->ext_cancel && *c->ext_cancel);
 }
 
-/* Completes the cancelled calls (all of them when stop) still queued; returns
- * whether a queued call watches an external cancel flag. */
-static int queues_scan(rb_http_engine *e, int stop)
+/* Completes the queued calls that were cancelled (all of them when stop) or
+ * whose timeout passed; returns whether a queued call watches an external
+ * cancel flag. */
+static int queues_scan(rb_http_engine *e, int stop, int64_t now)
 {
     int watch = 0;
     for (origin_queue *q = e->origins; q; q = q->next) {
@@ -610,10 +617,14 @@ static int queues_scan(rb_http_engine *e, int stop)
         q->tail = NULL;
         while (*pp) {
             rb_http_call *c = *pp;
-            if (stop || call_cancelled(c)) {
+            int cancelled = stop || call_cancelled(c);
+            if (cancelled || now - c->started_ms >= c->timeout_ms) {
                 *pp = c->next;
                 e->queued--;
-                call_complete(c, CURLE_OK, 1);
+                if (cancelled)
+                    call_complete(c, CURLE_OK, 1);
+                else
+                    call_queue_timeout(c);
                 continue;
             }
             if (c->ext_cancel)
@@ -680,13 +691,15 @@ static void *engine_main(void *arg)
             origin_enqueue(e, c);
         }
 
-        /* Cancellation and shutdown of queued calls and transfers in flight:
-         * on request, and every CANCEL_SCAN_MS while some call watches an
+        /* Cancellation and shutdown of queued calls and transfers in flight,
+         * and timeouts of queued calls (libcurl times those in flight): on
+         * request, and every CANCEL_SCAN_MS while some call watches an
          * external flag (the progress callback also notices it, but only
-         * while data moves). */
+         * while data moves) or waits in a queue. */
         int64_t now = rb_now_ms();
-        if (stop || atomic_exchange(&e->scan_cancel, 0) || (watch_cancel && now >= next_scan)) {
-            watch_cancel = queues_scan(e, stop);
+        if (stop || atomic_exchange(&e->scan_cancel, 0) ||
+            ((watch_cancel || e->queued) && now >= next_scan)) {
+            watch_cancel = queues_scan(e, stop, now);
             rb_http_call **pp = &e->active;
             while (*pp) {
                 rb_http_call *c = *pp;
@@ -712,7 +725,7 @@ static void *engine_main(void *arg)
         long wait_ms = 1000;
         if (e->timer_due >= 0)
             wait_ms = e->timer_due > now ? (long)(e->timer_due - now) : 0;
-        if (watch_cancel && next_scan - now < wait_ms)
+        if ((watch_cancel || e->queued) && next_scan - now < wait_ms)
             wait_ms = next_scan > now ? (long)(next_scan - now) : 0;
         size_t n = e->nfds + 1;
         if (n > snapcap) {
