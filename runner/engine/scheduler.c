@@ -10,6 +10,7 @@
 
 #include "core/log.h"
 #include "core/redact_json.h"
+#include "core/strmap.h"
 #include "core/util.h"
 #include "core/values.h"
 #include "engine/workers.h"
@@ -76,6 +77,10 @@ struct sched {
     char *stop_reason;
     int n_timed;              /* running steps that have a timeout */
     long iterations;
+    /* Calls whose journaled operation was handed out already: only the
+     * first attempt after a resume re-attaches; a retry starts afresh (the
+     * operation may have failed, or its result expired). */
+    rb_strmap ops_handed;
 };
 
 static int is_terminal(rb_step_state st)
@@ -356,9 +361,14 @@ static rb_call_outcome hook_call(void *data, const rb_loaded_plugin *p, const rb
             free(jb);
             return RB_CALL_DONE;
         }
-        if (rb_strmap_get(&o->replay->ops, jb->key, &at))
-            jb->op_id = rb_xstrdup(
-                cJSON_GetStringValue(cJSON_GetObjectItem(rb_replay_record(o->replay, at), "op")));
+        size_t used;
+        if (rb_strmap_get(&o->replay->ops, jb->key, &at) &&
+            !rb_strmap_get(&s->ops_handed, jb->key, &used)) {
+            const cJSON *rec = rb_replay_record(o->replay, at);
+            jb->op_id = rb_xstrdup(cJSON_GetStringValue(cJSON_GetObjectItem(rec, "op")));
+            /* The map borrows its keys: the replay's copy lives for the run. */
+            rb_strmap_set(&s->ops_handed, cJSON_GetStringValue(cJSON_GetObjectItem(rec, "key")), 1);
+        }
     }
 
     jb->work.fn = job_run;
@@ -797,6 +807,7 @@ int rb_sched_run(rb_run *run, const rb_sched_opts *o, char **fatal)
     s->ready = rb_xcalloc(n + 1, sizeof *s->ready);
     int parallel = o->parallel < 1 ? 1 : o->parallel;
     s->wp = rb_workers_new(parallel);
+    rb_strmap_init(&s->ops_handed, 16);
 
     rb_call_hooks hooks = {.data = s, .call = hook_call, .take_result = hook_take_result};
     rb_playbook_set_hooks(o->pb, &hooks);
@@ -805,6 +816,7 @@ int rb_sched_run(rb_run *run, const rb_sched_opts *o, char **fatal)
         *fatal = rb_xasprintf("cannot build the step context: %s", cerr);
         free(cerr);
         rb_workers_free(s->wp);
+        rb_strmap_free(&s->ops_handed);
         free(s->rt);
         free(s->ready);
         return -1;
@@ -902,6 +914,7 @@ int rb_sched_run(rb_run *run, const rb_sched_opts *o, char **fatal)
     if (o->journal)
         rb_journal_commit(o->journal, 1);
     rb_workers_free(s->wp);
+    rb_strmap_free(&s->ops_handed);
     if (getenv("REBOUND_TIMING"))
         fprintf(stderr, "timing: %ld scheduler turns, %ld journal syncs\n", s->iterations,
                 o->journal ? rb_journal_sync_count(o->journal) : 0L);

@@ -23,6 +23,7 @@ struct rb_ctx {
     const char *action;          /* action name, for logs */
     const char *idempotency_key; /* never NULL */
     const char *operation_id;    /* from an interrupted attempt, or NULL */
+    atomic_int operation_used;   /* set by the host once a request re-attached to it */
     const rb_value *settings;    /* plugin settings map; never NULL */
     const char *run_dir;
     const atomic_int *interrupted; /* process-wide SIGINT/SIGTERM flag, may be NULL */

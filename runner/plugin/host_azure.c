@@ -42,9 +42,14 @@ static rb_status arm_write(rb_ctx *ctx, rb_arm *arm, const char *method, const c
     rb_arm_op *op = NULL;
     rb_status st = RB_EINVAL;
     int reattached = 0;
-    if (ctx->operation_id && rb_arm_op_is_for(ctx->operation_id, method, path)) {
+    /* The operation an interrupted attempt saved, for the same request, and
+     * only once per call: a later request of the action is its own. */
+    if (ctx->operation_id && !atomic_load(&ctx->operation_used) &&
+        rb_arm_op_is_for(ctx->operation_id, method, path)) {
         st = rb_arm_op_attach(arm, ctx->operation_id, &op, err);
         reattached = st == RB_OK;
+        if (reattached)
+            atomic_store(&ctx->operation_used, 1);
         if (!reattached)
             rb_az_err_clear(err); /* not ours (another kind of id): start afresh */
     }

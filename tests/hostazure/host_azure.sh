@@ -110,8 +110,35 @@ rc=$?
 check "a missing group fails the step (exit $rc)" test "$rc" -eq 1
 check "Azure's error code is surfaced" grep -q "ResourceGroupNotFound" r2/report.json
 
+# A resumed call re-attaches once: the interrupted attempt's operation
+# fails, and the retry sends the request afresh instead of re-attaching to
+# the same failed operation again.
+cat >retry.lua <<'LUA'
+playbook { name = "reattach-once" }
+local az = plugin "azprobe"
+step "flaky" { effect = "write", retry = { attempts = 2, backoff = 0.1 }, run = function()
+  return az.put { path = "/subscriptions/22222222-2222-2222-2222-222222222222/resourceGroups/rg-b/providers/Microsoft.Sql/servers/sqlfail",
+                  api_version = "2021-11-01",
+                  body = { location = "westeurope", properties = { administratorLogin = "dba" } } } end }
+LUA
+curl -s -X POST "$CTL/lro" -d '{"method":"PUT","path":"*/servers/sqlfail","seconds":3,"status":"Failed"}' >/dev/null
+"$REBOUND" run "${PD[@]}" --run-dir r4 retry.lua >out4.txt 2>&1 &
+pid=$!
+for _ in $(seq 100); do grep -q '"t":"op"' r4/journal.jsonl 2>/dev/null && break; sleep 0.05; done
+kill -KILL $pid 2>/dev/null
+wait $pid 2>/dev/null
+curl -s -X DELETE "$CTL/lro" >/dev/null
+curl -s -X POST "$CTL/lro" -d '{"method":"PUT","path":"*/servers/sqlfail","seconds":1}' >/dev/null
+"$REBOUND" resume r4 >out5.txt 2>&1
+rc=$?
+check "the retry after a failed re-attached operation succeeded (exit $rc)" test "$rc" -eq 0
+[ "$rc" -eq 0 ] || sed 's/^/  | /' out4.txt out5.txt >&2
+puts=$(curl -s "$CTL/counters?method=PUT&path=*/servers/sqlfail" | jq .count)
+check "the PUT was sent again only by the retry ($puts in all)" test "$puts" = 2
+check "the first attempt re-attached" grep -q '"reattach"' r4/journal.jsonl
+
 # No client secret and no token in any artifact.
-artifacts=(r1/* r2/* ev.jsonl trace.txt trace2.txt out1.txt out2.txt out3.txt)
+artifacts=(r1/* r2/* r4/* ev.jsonl trace.txt trace2.txt out1.txt out2.txt out3.txt out4.txt out5.txt)
 check "no client secret in artifacts" bash -c "! grep -l -- '$SECRET' ${artifacts[*]}"
 check "no bearer token in artifacts" bash -c "! grep -lE 'azsim\.[0-9a-f]{16}' ${artifacts[*]}"
 check "no vault secret value in artifacts outside the trace" \
