@@ -22,6 +22,13 @@ struct rb_journal {
     int64_t last_sync_ms;
     int failed;
     long syncs;
+    /* Group commit of durable appends from worker threads: records are
+     * numbered as they are appended; synced is the last one known durable.
+     * While `syncing`, one caller writes and fsyncs outside the lock and
+     * nobody else writes, so records reach the file in order. */
+    uint64_t seq, synced;
+    int syncing;
+    pthread_cond_t synced_cond;
 };
 
 static rb_journal *journal_new(int fd)
@@ -29,6 +36,7 @@ static rb_journal *journal_new(int fd)
     rb_journal *j = rb_xcalloc(1, sizeof *j);
     j->fd = fd;
     pthread_mutex_init(&j->lock, NULL);
+    pthread_cond_init(&j->synced_cond, NULL);
     j->last_sync_ms = rb_mono_ms();
     return j;
 }
@@ -149,6 +157,8 @@ static int write_all(int fd, const char *p, size_t n)
 /* Called with the lock held. */
 static int commit_locked(rb_journal *j, int force)
 {
+    while (j->syncing) /* a group commit is writing: keep the order */
+        pthread_cond_wait(&j->synced_cond, &j->lock);
     if (j->failed)
         return -1;
     if (j->pending.len) {
@@ -171,6 +181,8 @@ static int commit_locked(rb_journal *j, int force)
         j->dirty = 0;
         j->durable_pending = 0;
         j->last_sync_ms = now;
+        j->synced = j->seq;
+        pthread_cond_broadcast(&j->synced_cond);
     }
     return 0;
 }
@@ -185,6 +197,7 @@ void rb_journal_append(rb_journal *j, cJSON *rec, int durable)
     pthread_mutex_lock(&j->lock);
     rb_buf_puts(&j->pending, safe);
     rb_buf_add(&j->pending, "\n", 1);
+    j->seq++;
     if (durable)
         j->durable_pending = 1;
     pthread_mutex_unlock(&j->lock);
@@ -207,10 +220,49 @@ int rb_journal_durable_pending(rb_journal *j)
     return r;
 }
 
+/* Many workers journal operations at once (1,000 LROs starting together):
+ * the first to find no sync in progress writes and fsyncs everything
+ * pending for all of them; the others wait for a sync that covers their
+ * record. One fdatasync per group instead of one per record. */
 int rb_journal_append_sync(rb_journal *j, cJSON *rec)
 {
     rb_journal_append(j, rec, 1);
-    return rb_journal_commit(j, 1);
+    pthread_mutex_lock(&j->lock);
+    uint64_t mine = j->seq;
+    while (j->synced < mine && !j->failed) {
+        if (j->syncing) {
+            pthread_cond_wait(&j->synced_cond, &j->lock);
+            continue;
+        }
+        j->syncing = 1;
+        rb_buf batch = j->pending;
+        memset(&j->pending, 0, sizeof j->pending);
+        uint64_t upto = j->seq;
+        pthread_mutex_unlock(&j->lock);
+        int rc = batch.len ? write_all(j->fd, batch.p, batch.len) : 0;
+        int err = errno;
+        if (rc == 0 && fdatasync(j->fd) != 0) {
+            rc = -1;
+            err = errno;
+        }
+        rb_buf_free(&batch);
+        pthread_mutex_lock(&j->lock);
+        j->syncing = 0;
+        if (rc != 0) {
+            rb_log(RB_LOG_ERROR, "journal write or fsync failed: %s", strerror(err));
+            j->failed = 1;
+        } else {
+            j->syncs++;
+            j->synced = upto;
+            j->dirty = 0;
+            j->durable_pending = j->seq > upto;
+            j->last_sync_ms = rb_mono_ms();
+        }
+        pthread_cond_broadcast(&j->synced_cond);
+    }
+    int rc = j->failed ? -1 : 0;
+    pthread_mutex_unlock(&j->lock);
+    return rc;
 }
 
 long rb_journal_sync_count(const rb_journal *j)
@@ -227,6 +279,7 @@ int rb_journal_close(rb_journal *j)
         rc = -1;
     rb_buf_free(&j->pending);
     pthread_mutex_destroy(&j->lock);
+    pthread_cond_destroy(&j->synced_cond);
     free(j);
     return rc;
 }

@@ -430,9 +430,14 @@ static void test_append_sync_from_four_threads(void **state)
     assert_true(rb_journal_sync_count(j) >= 1);
     assert_int_equal(rb_journal_close(j), 0);
 
-    /* Every line parses on its own and carries one writer's padding. */
+    /* Every line parses on its own and carries one writer's padding; each
+     * writer's records are in the order it appended them (a group commit
+     * writes outside the lock, and nobody else may write meanwhile). */
     char *text = slurp(dir);
     int lines = 0;
+    int last[THREADS];
+    for (int t = 0; t < THREADS; t++)
+        last[t] = -1;
     for (char *p = text, *nl; (nl = strchr(p, '\n')) != NULL; p = nl + 1) {
         *nl = '\0';
         cJSON *rec = cJSON_Parse(p);
@@ -447,6 +452,9 @@ static void test_append_sync_from_four_threads(void **state)
             int id = -1, idx = -1;
             assert_int_equal(sscanf(str_field(rec, "key"), "w%d-%d", &id, &idx), 2);
             assert_int_equal(op[0], 'a' + id);
+            assert_true(id >= 0 && id < THREADS);
+            assert_true(idx > last[id]);
+            last[id] = idx;
         }
         cJSON_Delete(rec);
         lines++;
