@@ -73,7 +73,7 @@ cJSON *az_sub_get(const char *sub) {
 
 cJSON *az_res_get(const char *id) {
   char *l = az_lower(id);
-  cJSON *e = cJSON_GetObjectItemCaseSensitive(resources(), l);
+  cJSON *e = az_res_index_get(resources(), l);
   free(l);
   return e;
 }
@@ -112,10 +112,11 @@ static char *parent_of(const char *lower_id) {
 
 cJSON *az_res_put(const char *id, cJSON *res) {
   char *l = az_lower(id);
-  cJSON *e = cJSON_GetObjectItemCaseSensitive(resources(), l);
+  cJSON *e = az_res_index_get(resources(), l);
   if (!e) {
     e = cJSON_CreateObject();
     cJSON_AddItemToObject(resources(), l, e);
+    az_res_index_add(resources(), e);
     az_set_num(e, "created", az_now());
   }
   az_set(e, "res", res);
@@ -221,6 +222,7 @@ cJSON *az_lro_start(az_req *r, az_resp *p, const char *kind, const char *id, cJS
   if (result) cJSON_AddItemToObject(op, "result", result);
   cJSON *q = due_queue(); /* before the new operation joins, or it would be queued twice */
   cJSON_AddItemToObject(ops(), opid, op);
+  az_op_index_add(ops(), op);
   due_insert(q, az_num(op, "end", 0), opid);
   const char *api = az_query(r, "api-version");
   const char *sub = r->nseg > 1 ? r->seg[1] : "none";
@@ -251,7 +253,7 @@ void az_remove_tree(const char *lower_id, double now) {
     const char *k = cJSON_GetArrayItem(victims, i)->valuestring;
     cJSON *ent = cJSON_GetObjectItemCaseSensitive(res, k);
     if (ent) az_type_finish_delete(ent, now);
-    cJSON_DeleteItemFromObjectCaseSensitive(res, k);
+    az_res_del(res, k);
   }
   az_g.removing = outer;
   cJSON_Delete(victims);
@@ -262,7 +264,7 @@ static void op_finish(cJSON *op, double now) {
   const char *kind = az_str(op, "kind");
   const char *target = az_str(op, "target");
   bool ok = az_ieq(final, "Succeeded");
-  cJSON *e = cJSON_GetObjectItemCaseSensitive(resources(), target);
+  cJSON *e = az_res_index_get(resources(), target);
   if (strcmp(kind, "delete") == 0) {
     if (ok) az_remove_tree(target, now);
     else if (e) az_set_str(az_obj(az_obj(e, "res"), "properties"), "provisioningState", "Succeeded");
@@ -280,7 +282,7 @@ void az_tick(double now) {
   while (q->child && due_end(q->child) <= now) {
     cJSON *e = cJSON_DetachItemViaPointer(q, q->child);
     const cJSON *id = cJSON_GetArrayItem(e, 1);
-    cJSON *op = cJSON_IsString(id) ? cJSON_GetObjectItemCaseSensitive(ops(), id->valuestring) : NULL;
+    cJSON *op = cJSON_IsString(id) ? az_op_index_get(ops(), id->valuestring) : NULL;
     const char *st = op ? az_str(op, "status") : NULL;
     if (st && strcmp(st, "InProgress") == 0) op_finish(op, now);
     cJSON_Delete(e);
@@ -305,7 +307,7 @@ static void op_error(cJSON *o, cJSON *op) {
 }
 
 static void op_status(az_req *r, az_resp *p, const char *opid, bool location) {
-  cJSON *op = cJSON_GetObjectItemCaseSensitive(ops(), opid);
+  cJSON *op = az_op_index_get(ops(), opid);
   if (!op) {
     az_resp_error(p, 404, "OperationNotFound", "The operation '%s' could not be found.", opid);
     return;
@@ -510,7 +512,7 @@ static void locks(az_req *r, az_resp *p, int k) {
         az_resp_empty(p, 204);
       } else {
         char *l = az_lower(id);
-        cJSON_DeleteItemFromObjectCaseSensitive(resources(), l);
+        az_res_del(resources(), l);
         free(l);
         az_resp_empty(p, 200);
       }

@@ -574,7 +574,7 @@ int az_storage_delete(az_req *r, az_resp *p, const char *id, const char *type, c
     az_set_str(props, "state", "Deleted");
     cJSON *c = container_entry_of_policy(id);
     char *l = az_lower(id);
-    cJSON_DeleteItemFromObjectCaseSensitive(az_obj(az_g.st, "resources"), l);
+    az_res_del(az_obj(az_g.st, "resources"), l);
     free(l);
     if (c) sync_container_policy(c, NULL);
     az_resp_json(p, 200, out);

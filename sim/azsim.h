@@ -78,6 +78,7 @@ typedef struct az_global {
   void *signing_key;  /* EVP_PKEY*: signs federated test tokens */
   char issuer[128];   /* issuer of azsim-minted federated tokens */
   const char *removing; /* lower-case id whose subtree az_remove_tree is deleting */
+  unsigned long state_gen; /* bumped whenever st is replaced (indexes rebuild) */
   volatile int stop;
 } az_global;
 
@@ -151,6 +152,14 @@ void az_arm_route(az_req *r, az_resp *p);
 void az_tick(double now); /* finish due LROs, purge expired soft-deleted items */
 cJSON *az_res_get(const char *id);  /* entry {res, type, parent, rg, sub, ...} or NULL */
 cJSON *az_res_put(const char *id, cJSON *res); /* takes res; returns entry */
+/* res_index.c: lookups in st.resources by lower-case id. Every removal of a
+ * resource entry goes through az_res_del. */
+cJSON *az_res_index_get(cJSON *resources, const char *lower_id);
+void az_res_index_add(cJSON *resources, cJSON *entry);
+void az_res_del(cJSON *resources, const char *lower_id);
+cJSON *az_op_index_get(cJSON *operations, const char *opid); /* st.operations */
+void az_op_index_add(cJSON *operations, cJSON *op);
+void az_res_index_free(void);
 /* Enforcement shared by the ARM handlers and the attacker. Returns NULL when
  * allowed, else fills p and returns the error code. */
 const char *az_lock_check(const char *id, const char *method, az_resp *p);

@@ -256,6 +256,7 @@ void az_control(az_req *r, az_resp *p) {
       }
       cJSON_Delete(az_g.st);
       az_g.st = b;
+      az_g.state_gen++;
       az_devops_state_restored();
       az_resp_empty(p, 204);
     } else {
@@ -278,6 +279,7 @@ void az_control(az_req *r, az_resp *p) {
       }
       cJSON_Delete(az_g.st);
       az_g.st = cJSON_Duplicate(snap, 1);
+      az_g.state_gen++;
       az_devops_state_restored();
       az_resp_empty(p, 204);
     } else {

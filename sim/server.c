@@ -459,6 +459,7 @@ int az_serve(const char *estate_path, int port, int control_port, const char *re
   free(cert);
   free(key);
   cJSON_Delete(az_g.st);
+  az_res_index_free();
   cJSON_Delete(az_g.tokens);
   cJSON_Delete(az_g.faults);
   cJSON_Delete(az_g.lro_rules);
