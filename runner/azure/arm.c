@@ -139,10 +139,7 @@ static rb_status parse_json_body(const rb_http_response *resp, const char *metho
     if (resp->body_len == 0)
         return RB_OK;
     char where[512];
-    snprintf(where, sizeof where, "%s %s", method, url);
-    char *q = strchr(where, '?');
-    if (q)
-        *q = '\0';
+    rb_http_where(method, url, where, sizeof where);
     const char *ct = rb_http_response_header(resp, "Content-Type");
     if (ct && !strstr(ct, "json"))
         return rb_az_fail(err, RB_EPROTO, "%s: HTTP %ld with content type %s, expected JSON", where,

@@ -382,15 +382,27 @@ static rb_status call_setup(rb_http_engine *e, rb_http_call *c, const rb_http_re
     return RB_OK;
 }
 
+char *rb_http_where(const char *method, const char *url, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s %s", method ? method : "", url ? url : "");
+    char *q = strchr(buf, '?');
+    if (q)
+        *q = '\0';
+    const char *query = url ? strchr(url, '?') : NULL;
+    if (query && (strstr(query, "?sig=") || strstr(query, "&sig="))) {
+        char *scheme = strstr(buf, "://");
+        char *path = scheme ? strchr(scheme + 3, '/') : NULL;
+        if (path)
+            snprintf(path, len - (size_t)(path - buf), "/...");
+    }
+    return buf;
+}
+
 static rb_status map_result(rb_http_call *c, CURLcode rc, rb_az_err *err)
 {
     const char *what = c->limit_error ? c->limit_error : (c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc));
-    /* Messages name the request without its query string (SAS, secrets). */
     char where[512];
-    snprintf(where, sizeof where, "%s %s", c->method, c->url);
-    char *q = strchr(where, '?');
-    if (q)
-        *q = '\0';
+    rb_http_where(c->method, c->url, where, sizeof where);
     if (c->limit_error)
         return rb_az_fail(err, RB_EPROTO, "%s: %s", where, what);
     if (c->sink_aborted)

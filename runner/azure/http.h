@@ -106,6 +106,12 @@ void rb_http_call_release(rb_http_call *call);
  * (borrowed from resp) or NULL. */
 const char *rb_http_response_header(const rb_http_response *resp, const char *name);
 
+/* "METHOD URL" for messages, safe to show: without the query (SAS tokens,
+ * secrets), and for a SAS URL (a `sig` in the query) only its origin, since
+ * a service's SAS may carry its grant in the path too. Into buf (truncated
+ * to len); returns buf. */
+char *rb_http_where(const char *method, const char *url, char *buf, size_t len);
+
 /* Frees a response. NULL is fine. */
 void rb_http_response_free(rb_http_response *resp);
 

@@ -341,19 +341,7 @@ rb_status rb_az_http_error(const rb_http_response *resp, const char *method, con
     else
         st = RB_ERROR;
     char where[512];
-    snprintf(where, sizeof where, "%s %s", method, url);
-    char *q = strchr(where, '?');
-    if (q)
-        *q = '\0';
-    /* A SAS URL a service handed out (a disk's access SAS) may carry its
-     * grant in the path too: name only its host. */
-    const char *query = strchr(url, '?');
-    if (query && (strstr(query, "?sig=") || strstr(query, "&sig="))) {
-        char *scheme = strstr(where, "://");
-        char *path = scheme ? strchr(scheme + 3, '/') : NULL;
-        if (path)
-            snprintf(path, sizeof where - (size_t)(path - where), "/...");
-    }
+    rb_http_where(method, url, where, sizeof where);
     if (err) {
         err->http_status = (int)s;
         snprintf(err->code, sizeof err->code, "%s", code ? code : "");

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "azure/http.h"
 #include "azure/redact.h"
 
 static void check(const char *in, const char *must_not, const char *must)
@@ -62,10 +63,27 @@ static void test_registered(void **state)
     check("p@ss w0rd/+=", NULL, "p@ss");
 }
 
+/* How requests are named in messages: never a query, and only the origin
+ * of a SAS URL (whose path may carry the grant). */
+static void test_where(void **state)
+{
+    (void)state;
+    char b[256];
+    assert_string_equal(rb_http_where("GET", "https://m.example/sub/x?api-version=1", b, sizeof b),
+                        "GET https://m.example/sub/x");
+    assert_string_equal(rb_http_where("PUT", "https://md-GRANT.blob.example/c/abcd?sv=1&sig=S1G", b,
+                                      sizeof b),
+                        "PUT https://md-GRANT.blob.example/...");
+    assert_string_equal(rb_http_where("GET", "https://h:443/md-GRANT/abcd?sig=S1G&sr=b", b, sizeof b),
+                        "GET https://h:443/...");
+    assert_null(strstr(rb_http_where("GET", "https://h/md-GRANT/abcd?x=1&sig=S", b, 20), "GRANT"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_patterns),
+        cmocka_unit_test(test_where),
         cmocka_unit_test(test_registered),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
