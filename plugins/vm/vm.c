@@ -260,13 +260,11 @@ static const rb_plugin plugin = {
 
 RB_PLUGIN_EXPORT int rb_plugin_init(const rb_host_api *h, const rb_plugin **out, char **errmsg)
 {
-    if (h->abi_major != RB_ABI_MAJOR || !RB_HOST_HAS(h, backup_get)) {
-        *errmsg = h->str_dup("vm needs a host with plugin ABI 1.2 or later (Azure and backup "
-                             "routines); disk streaming needs 1.3");
+    if (h->abi_major != RB_ABI_MAJOR || !RB_HOST_HAS(h, json_decode)) {
+        *errmsg = h->str_dup("vm needs a host with plugin ABI 1.3 or later (disk streaming, "
+                             "JSON for the recorded configurations)");
         return RB_EABI;
     }
-    /* A 1.2 host loads the plugin (inventory and the read actions work);
-     * the streaming actions then fail with a clear message. */
     vm_host = h;
     *out = &plugin;
     return RB_OK;

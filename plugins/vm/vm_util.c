@@ -1,6 +1,5 @@
 /* Helpers shared by the VM plugin's actions: resource ids, values, the
  * JSON of recorded configurations, and the backup-vault lookups. */
-#include <cjson/cJSON.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -54,93 +53,17 @@ char *vm_id_parent(const char *id, const char *segment)
 
 /* --- values <-> JSON ------------------------------------------------------ */
 
-static cJSON *to_cjson(const rb_value *v, int depth)
-{
-    if (depth > 64)
-        return NULL;
-    switch (H->value_type(v)) {
-    case RB_VBOOL: return cJSON_CreateBool(H->value_as_bool(v));
-    case RB_VINT: return cJSON_CreateNumber((double)H->value_as_int(v));
-    case RB_VDOUBLE: return cJSON_CreateNumber(H->value_as_double(v));
-    case RB_VSTRING: return cJSON_CreateString(H->value_as_string(v));
-    case RB_VBYTES: return NULL; /* recorded configs are text only */
-    case RB_VLIST: {
-        cJSON *a = cJSON_CreateArray();
-        for (size_t i = 0; a && i < H->value_len(v); i++) {
-            cJSON *item = to_cjson(H->list_get(v, i), depth + 1);
-            if (!item) {
-                cJSON_Delete(a);
-                return NULL;
-            }
-            cJSON_AddItemToArray(a, item);
-        }
-        return a;
-    }
-    case RB_VMAP: {
-        cJSON *o = cJSON_CreateObject();
-        for (size_t i = 0; o && i < H->value_len(v); i++) {
-            cJSON *item = to_cjson(H->map_value_at(v, i), depth + 1);
-            if (!item) {
-                cJSON_Delete(o);
-                return NULL;
-            }
-            cJSON_AddItemToObject(o, H->map_key_at(v, i), item);
-        }
-        return o;
-    }
-    default: return cJSON_CreateNull();
-    }
-}
-
-static rb_value *from_cjson(const cJSON *j)
-{
-    if (cJSON_IsBool(j))
-        return H->value_bool(cJSON_IsTrue(j));
-    if (cJSON_IsNumber(j)) {
-        double d = j->valuedouble;
-        if (d >= -9007199254740992.0 && d <= 9007199254740992.0 && d == (double)(int64_t)d)
-            return H->value_int((int64_t)d);
-        return H->value_double(d);
-    }
-    if (cJSON_IsString(j))
-        return H->value_string(j->valuestring);
-    if (cJSON_IsArray(j)) {
-        rb_value *l = H->value_list();
-        for (const cJSON *c = j->child; c; c = c->next)
-            H->list_append(l, from_cjson(c));
-        return l;
-    }
-    if (cJSON_IsObject(j)) {
-        rb_value *m = H->value_map();
-        for (const cJSON *c = j->child; c; c = c->next)
-            H->map_set(m, c->string, from_cjson(c));
-        return m;
-    }
-    return H->value_null();
-}
-
+/* The recorded configurations (vm.json, disk.json) through the host's JSON
+ * routines (ABI 1.3): one JSON library in the process, none in the plugin. */
 char *vm_to_json(const rb_value *v)
 {
-    cJSON *j = to_cjson(v, 0);
-    if (!j)
-        return NULL;
-    char *text = cJSON_PrintUnformatted(j);
-    cJSON_Delete(j);
-    if (!text)
-        return NULL;
-    char *out = H->str_dup(text);
-    cJSON_free(text);
-    return out;
+    return H->json_encode(v);
 }
 
 rb_value *vm_from_json(const char *text, size_t len)
 {
-    cJSON *j = text ? cJSON_ParseWithLength(text, len) : NULL;
-    if (!j)
-        return NULL;
-    rb_value *v = from_cjson(j);
-    cJSON_Delete(j);
-    return v;
+    rb_value *v = NULL;
+    return text && H->json_decode(text, len, &v) == RB_OK ? v : NULL;
 }
 
 /* --- shorthands ----------------------------------------------------------- */
