@@ -4,9 +4,10 @@
 set -u
 : "${REBOUND:?}" "${AZSIM:?}" "${PLUGIN_DIR:?}" "${PLAYBOOKS:?}"
 TMP="$(mktemp -d)"
-AZSIM_PID=
+# shellcheck source=../lib/azsim.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/azsim.sh"
 cleanup() {
-  [ -n "$AZSIM_PID" ] && kill "$AZSIM_PID" 2>/dev/null && wait "$AZSIM_PID" 2>/dev/null
+  azsim_stop
   if [ "${FAILED:-0}" -ne 0 ] && [ -f "$TMP/azsim.log" ]; then tail -20 "$TMP/azsim.log" >&2; fi
   [ -n "${KEEP:-}" ] || rm -rf "$TMP"
 }
@@ -68,30 +69,9 @@ vm_estate() {
 # vm_start ESTATE SECRET [local|blob]: starts azsim, writes rebound.yaml.
 vm_start() {
   local estate=$1 secret=$2 kind=${3:-local}
-  "$AZSIM" serve --estate "$estate" --ready-file ready.json --tls-dir tls >azsim.log 2>&1 &
-  AZSIM_PID=$!
-  for _ in $(seq 300); do [ -s ready.json ] && break; sleep 0.1; done
-  [ -s ready.json ] || { cat azsim.log >&2; echo "FAIL: azsim did not start"; exit 1; }
-  PORT=$(jq -r .port ready.json)
-  CTL=$(jq -r .control_url ready.json)
-  CA=$(jq -r .ca ready.json)
-  openssl genpkey -algorithm ed25519 -out sign.pem 2>/dev/null
-  openssl pkey -in sign.pem -pubout -out pub.pem 2>/dev/null
-  cat >rebound.yaml <<YAML
-cloud:
-  name: custom
-  authority_host: https://127.0.0.1:$PORT
-  arm_endpoint: https://127.0.0.1:$PORT
-  arm_audience: https://management.azure.com
-  keyvault_suffix: vault.localhost:$PORT
-  storage_suffix: localhost:$PORT
-  ca_file: $CA
-auth:
-  method: client_secret
-  tenant_id: $T
-  client_id: rebound-test
-  client_secret_env: VM_TEST_SECRET
-YAML
+  azsim_start "$estate"
+  azsim_vault_keys
+  azsim_yaml rebound-test VM_TEST_SECRET >rebound.yaml
   if [ "$kind" = blob ]; then
     cat >>rebound.yaml <<YAML
 vault:
@@ -119,11 +99,7 @@ YAML
 }
 
 # arm METHOD PATH [curl args]: an ARM call with a fresh token; body in arm.json.
-vm_token() {
-  curl -s --cacert "$CA" "https://127.0.0.1:$PORT/$T/oauth2/v2.0/token" \
-    -d grant_type=client_credentials -d client_id=rebound-test \
-    --data-urlencode "client_secret=$VM_TEST_SECRET" -d "scope=$1/.default" | jq -r .access_token
-}
+vm_token() { azsim_token rebound-test "$VM_TEST_SECRET" "$1"; }
 arm() {
   local m=$1 p=$2; shift 2
   curl -s --cacert "$CA" -X "$m" -H "Authorization: Bearer $(vm_token https://management.azure.com)" \
