@@ -61,6 +61,8 @@ void vm_copy_field(rb_value *dst, const char *dk, const rb_value *src, const cha
 /* map_get along a path of keys ending in NULL. */
 const rb_value *vm_get(const rb_value *v, ...);
 const char *vm_get_str(const rb_value *v, const char *dflt, ...);
+/* 1 when names (a list of VM names) is empty or holds name (case-insensitive). */
+int vm_name_wanted(const rb_value *names, const char *name);
 /* Appends s to the list unless an equal string (case-insensitive) is there. */
 void vm_list_add_unique(rb_value *list, const char *s);
 

@@ -243,16 +243,6 @@ static rb_status vm_record_one(rb_ctx *ctx, const rb_value *vm, rb_value *all_va
     return RB_OK;
 }
 
-static int wanted(const rb_value *names, const char *name)
-{
-    if (H->value_len(names) == 0)
-        return 1;
-    for (size_t i = 0; i < H->value_len(names); i++)
-        if (vm_id_eq(H->value_as_string(H->list_get(names, i)), name))
-            return 1;
-    return 0;
-}
-
 rb_status vm_inventory(rb_ctx *ctx, const rb_value *args, rb_value **out)
 {
     const rb_value *names = H->map_get(args, "vms");
@@ -270,7 +260,7 @@ rb_status vm_inventory(rb_ctx *ctx, const rb_value *args, rb_value **out)
     size_t n = H->value_len(list);
     for (size_t i = 0; i < n && st == RB_OK; i++) {
         const rb_value *vm = H->list_get(list, i);
-        if (!wanted(names, H->map_get_string(vm, "name", "")))
+        if (!vm_name_wanted(names, H->map_get_string(vm, "name", "")))
             continue;
         rb_value *r = NULL;
         st = vm_record_one(ctx, vm, vaults, networks, &n_disks, &bytes, &r);

@@ -11,16 +11,6 @@
 
 /* --- recorded ----------------------------------------------------------------- */
 
-static int name_wanted(const rb_value *names, const char *name)
-{
-    if (H->value_len(names) == 0)
-        return 1;
-    for (size_t i = 0; i < H->value_len(names); i++)
-        if (vm_id_eq(H->value_as_string(H->list_get(names, i)), name))
-            return 1;
-    return 0;
-}
-
 rb_status vm_recorded(rb_ctx *ctx, const rb_value *args, rb_value **out)
 {
     const rb_value *names = H->map_get(args, "vms");
@@ -41,7 +31,7 @@ rb_status vm_recorded(rb_ctx *ctx, const rb_value *args, rb_value **out)
         if (strncasecmp(src, prefix, plen) != 0 || strchr(src + plen, '/'))
             continue;
         const char *name = src + plen;
-        if (!name_wanted(names, name))
+        if (!vm_name_wanted(names, name))
             continue;
         int dup = 0;
         for (size_t k = 0; k < H->value_len(seen) && !dup; k++)

@@ -51,6 +51,16 @@ char *vm_id_parent(const char *id, const char *segment)
     return NULL;
 }
 
+int vm_name_wanted(const rb_value *names, const char *name)
+{
+    if (H->value_len(names) == 0)
+        return 1;
+    for (size_t i = 0; i < H->value_len(names); i++)
+        if (vm_id_eq(H->value_as_string(H->list_get(names, i)), name))
+            return 1;
+    return 0;
+}
+
 /* --- values <-> JSON ------------------------------------------------------ */
 
 /* The recorded configurations (vm.json, disk.json) through the host's JSON
