@@ -29,6 +29,7 @@ typedef struct vault_args {
     const char *from_url_env, *to_url_env;
     const rb_config *cfg;
     int retention_days, parallel, json, quiet, no_progress, apply, release, no_resume, block;
+    int whole_hash;
     double sample_pct;
     uint64_t seed;
     const char *pos[64];
@@ -73,6 +74,8 @@ static const char vault_help[] =
     "verify:\n"
     "      --sample P%          re-read only P percent of the blocks (seeded)\n"
     "      --seed N             the sample's seed (default 1)\n"
+    "      --whole-hash         also recompute each object's whole SHA-256 (a second\n"
+    "                           pass; the signed per-block hashes already prove it)\n"
     "prune:\n"
     "      --apply              delete; without it prune only shows what it would\n"
     "                           delete (past retention, no legal hold, not\n"
@@ -95,7 +98,7 @@ static const char vault_help[] =
 enum {
     O_VAULT_DIR = 2000, O_OUTPUT, O_NO_PROGRESS, O_SOURCE_ID, O_KIND, O_NAME, O_SET,
     O_RETENTION, O_PLUGIN, O_PLUGIN_VERSION, O_NO_RESUME, O_SAMPLE, O_SEED, O_APPLY, O_TO,
-    O_RELEASE, O_FROM_URL_ENV, O_TO_URL_ENV, O_BLOCK
+    O_RELEASE, O_FROM_URL_ENV, O_TO_URL_ENV, O_BLOCK, O_WHOLE_HASH
 };
 
 static const struct option vault_opts[] = {
@@ -122,6 +125,7 @@ static const struct option vault_opts[] = {
     {"from-url-env", required_argument, NULL, O_FROM_URL_ENV},
     {"to-url-env", required_argument, NULL, O_TO_URL_ENV},
     {"block", no_argument, NULL, O_BLOCK},
+    {"whole-hash", no_argument, NULL, O_WHOLE_HASH},
     {NULL, 0, NULL, 0}};
 
 static int usage(const char *msg)
@@ -195,6 +199,7 @@ static int parse_args(vault_args *a, int argc, char **argv)
         case O_FROM_URL_ENV: a->from_url_env = optarg; break;
         case O_TO_URL_ENV: a->to_url_env = optarg; break;
         case O_BLOCK: a->block = 1; break;
+        case O_WHOLE_HASH: a->whole_hash = 1; break;
         case ':':
             snprintf(msg, sizeof msg, "option %s needs a value", argv[optind - 1]);
             return usage(msg);
@@ -544,6 +549,7 @@ static int cmd_verify(rb_vault *v, const vault_args *a)
         .set_id = a->npos ? a->pos[0] : NULL,
         .sample_pct = a->sample_pct,
         .seed = a->seed,
+        .whole_hash = a->whole_hash,
         .progress = on_progress,
         .progress_user = &pr,
     };

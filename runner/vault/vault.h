@@ -149,6 +149,11 @@ typedef struct rb_vault_verify_opts {
     double sample_pct;      /* 0 or >= 100: every block; else this % of blocks */
     uint64_t seed;          /* for the sample */
     int parallel;           /* blocks read at once; 0 = 4 (memory: that many blocks) */
+    /* Also recompute each object's whole SHA-256 (a second hash pass over
+     * every byte). Off by default: the per-block hashes are signed with the
+     * manifest, so when every block matches the object is the one that was
+     * signed; restore always checks the whole hash. */
+    int whole_hash;
     rb_vault_progress_fn progress;
     void *progress_user;
 } rb_vault_verify_opts;

@@ -367,7 +367,8 @@ static void verify_stream(rb_vault *v, const rb_vault_verify_opts *o, const char
         r->bytes_read += sl->len;
         if (strcmp(sl->sha, om->blocks[b]) != 0 && !(*bad)++)
             *first_bad = b;
-        EVP_DigestUpdate(whole, sl->data, sl->len);
+        if (whole)
+            EVP_DigestUpdate(whole, sl->data, sl->len);
         uint64_t end = (uint64_t)b * om->block_size + sl->len;
         pthread_mutex_lock(&s.mu);
         sl->pos = SIZE_MAX;
@@ -424,7 +425,7 @@ static void verify_object(rb_vault *v, const rb_vault_verify_opts *o, const char
         rs ^= (uint64_t)(unsigned char)key[i] << (8 * i);
     /* At least one block of every object is read in a sample. */
     size_t must = om->n_blocks ? (size_t)(next_rand(&rs) % om->n_blocks) : 0;
-    EVP_MD_CTX *whole = full ? EVP_MD_CTX_new() : NULL;
+    EVP_MD_CTX *whole = full && o->whole_hash ? EVP_MD_CTX_new() : NULL;
     if (whole && EVP_DigestInit_ex(whole, rb_sha256(), NULL) != 1)
         rb_die_oom();
     /* The blocks to read, in order. */

@@ -24,6 +24,7 @@ S1=$(jq -r '.[0].set_id' out.txt)
 check "one set listed" test "$(jq length out.txt)" = 1
 expect 0 'signed by: .*\(valid\)' V show "$S1"
 expect 0 'OK$' V verify
+expect 0 'OK$' V verify --whole-hash
 expect 0 '"ok":[[:space:]]*true' V verify "$S1" --sample 5% --seed 7 --output json
 check "sample reads fewer blocks" test "$(jq .blocks_checked out.txt)" -lt "$(jq .blocks_total out.txt)"
 V verify --sample 5% --seed 7 --output json >s1.json
@@ -54,6 +55,7 @@ S2=$(jq -r '.[] | select(.kind=="keyvault") | .set_id' list.json)
 # one flipped byte is found and named (object and block)
 flip_byte "v/sets/$S1/data/disk.img" 3145730
 expect 1 "$S1  disk.img  corrupt: 1 block\(s\).*first block 3" V verify
+expect 1 "$S1  disk.img  corrupt: 1 block\(s\).*first block 3" V verify --whole-hash
 expect 0 'OK$' V verify "$S2"
 expect 1 'corrupt at block 3' V restore "$S1" disk.img --to bad.img
 check "no partial restore left" test ! -e bad.img
