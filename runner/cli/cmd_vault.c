@@ -29,7 +29,7 @@ typedef struct vault_args {
     const char *from_url_env, *to_url_env;
     const rb_config *cfg;
     int retention_days, parallel, json, quiet, no_progress, apply, release, no_resume, block;
-    int whole_hash;
+    int whole_hash, server_copy;
     double sample_pct;
     uint64_t seed;
     const char *pos[64];
@@ -69,6 +69,9 @@ static const char vault_help[] =
     "      --plugin NAME --plugin-version V  recorded in the manifest\n"
     "      --from-url-env VAR   read the object from the SAS URL in $VAR (ranged GETs;\n"
     "                           e.g. a managed disk's access SAS) instead of FILE\n"
+    "      --server-copy        with --from-url-env on an Azure Blob vault: the storage\n"
+    "                           service copies the object itself (Put Block From URL),\n"
+    "                           then the vault reads it back to hash it\n"
     "  -j, --parallel N         block workers (default 4)\n"
     "      --no-resume          always start a new set\n"
     "verify:\n"
@@ -98,7 +101,7 @@ static const char vault_help[] =
 enum {
     O_VAULT_DIR = 2000, O_OUTPUT, O_NO_PROGRESS, O_SOURCE_ID, O_KIND, O_NAME, O_SET,
     O_RETENTION, O_PLUGIN, O_PLUGIN_VERSION, O_NO_RESUME, O_SAMPLE, O_SEED, O_APPLY, O_TO,
-    O_RELEASE, O_FROM_URL_ENV, O_TO_URL_ENV, O_BLOCK, O_WHOLE_HASH
+    O_RELEASE, O_FROM_URL_ENV, O_TO_URL_ENV, O_BLOCK, O_WHOLE_HASH, O_SERVER_COPY
 };
 
 static const struct option vault_opts[] = {
@@ -126,6 +129,7 @@ static const struct option vault_opts[] = {
     {"to-url-env", required_argument, NULL, O_TO_URL_ENV},
     {"block", no_argument, NULL, O_BLOCK},
     {"whole-hash", no_argument, NULL, O_WHOLE_HASH},
+    {"server-copy", no_argument, NULL, O_SERVER_COPY},
     {NULL, 0, NULL, 0}};
 
 static int usage(const char *msg)
@@ -200,6 +204,7 @@ static int parse_args(vault_args *a, int argc, char **argv)
         case O_TO_URL_ENV: a->to_url_env = optarg; break;
         case O_BLOCK: a->block = 1; break;
         case O_WHOLE_HASH: a->whole_hash = 1; break;
+        case O_SERVER_COPY: a->server_copy = 1; break;
         case ':':
             snprintf(msg, sizeof msg, "option %s needs a value", argv[optind - 1]);
             return usage(msg);
@@ -299,6 +304,8 @@ static int cmd_put(rb_vault *v, const vault_args *a)
 {
     if (a->from_url_env && a->npos)
         return usage("put takes FILE... or --from-url-env VAR, not both");
+    if (a->server_copy && !a->from_url_env)
+        return usage("--server-copy copies from --from-url-env VAR");
     if (a->from_url_env && !a->name)
         return usage("--from-url-env needs --name NAME (the object's name in the set)");
     if (a->npos < 1 && !a->from_url_env)
@@ -346,6 +353,8 @@ static int cmd_put(rb_vault *v, const vault_args *a)
             return RB_EXIT_USAGE;
         }
         src[0].name = a->name;
+        if (a->server_copy)
+            src[0].copy_url = url.url;
         rb_vault_err uerr = {{0}};
         if (rb_vault_url_source_open(url.eng, url.url, -1, NULL, &src[0], &from_url, &uerr) !=
             RB_OK) {

@@ -101,6 +101,8 @@ rb_status rb_host_backup_put_stream(rb_ctx *ctx, const char *source_id, const ch
                 rb_vault_err err = {{0}};
                 st = rb_vault_url_source_open(eng, url, rbv_map_get_int(val, "size", -1),
                                               &ctx->cancel, &src[i], &urls[i], &err);
+                if (rbv_map_get_bool(val, "server_copy", 0))
+                    src[i].copy_url = url;
                 if (st != RB_OK)
                     H()->set_error(ctx, "object %s: %s", src[i].name, err.msg);
             }

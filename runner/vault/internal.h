@@ -26,6 +26,17 @@ rb_status rb_vault_stream_object(rb_vault_store *s, const char *store_name,
                                  rb_vault_object_meta *meta, rb_vault_stream_stats *stats,
                                  rb_vault_err *err);
 
+/* Like rb_vault_stream_object, for a source with copy_url on a store that
+ * copies server-side: the store copies the object, then it is read back
+ * block by block to compute the hashes of the manifest (nothing of it is
+ * sent by rebound: stats->bytes_sent does not grow). An object a resumed
+ * set already holds is only read back. */
+rb_status rb_vault_copy_object(rb_vault_store *s, const char *store_name,
+                               const rb_vault_source *src, size_t block_size,
+                               rb_vault_progress_fn progress, void *progress_user,
+                               rb_vault_object_meta *meta, rb_vault_stream_stats *stats,
+                               rb_vault_err *err);
+
 /* Reads a whole small object (at most max bytes); *data malloc'd and
  * NUL-terminated. */
 rb_status rb_vault_read_small(rb_vault_store *s, const char *name, size_t max, char **data,

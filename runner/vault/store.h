@@ -71,6 +71,12 @@ typedef struct rb_vault_store_ops {
     rb_status (*get_stream)(rb_vault_store *s, const char *name, uint64_t off, uint64_t len,
                             int (*fn)(void *user, const void *data, size_t len), void *user,
                             rb_vault_err *err);
+    /* Server-side copy (may be NULL): the object name is written by the
+     * service itself from source_url (readable by the service, e.g. a SAS)
+     * in blocks of block_size (Put Block From URL), then committed, refusing
+     * an existing name (RB_EEXISTS). No data passes through rebound. */
+    rb_status (*copy_from_url)(rb_vault_store *s, const char *name, const char *source_url,
+                               uint64_t size, size_t block_size, rb_vault_err *err);
 } rb_vault_store_ops;
 
 /* Every backend's struct starts with this. */

@@ -332,8 +332,12 @@ rb_status rb_vault_put(rb_vault *v, const rb_vault_source *src, size_t n,
     memset(&ss, 0, sizeof ss);
     for (size_t i = 0; i < n && st == RB_OK; i++) {
         char *name = rb_vault_object_path(sid, src[i].name);
-        st = rb_vault_stream_object(v->store, name, &src[i], v->block_size, o->parallel,
-                                    o->progress, o->progress_user, &m.objects[i], &ss, err);
+        if (src[i].copy_url && v->store->ops->copy_from_url)
+            st = rb_vault_copy_object(v->store, name, &src[i], v->block_size, o->progress,
+                                      o->progress_user, &m.objects[i], &ss, err);
+        else
+            st = rb_vault_stream_object(v->store, name, &src[i], v->block_size, o->parallel,
+                                        o->progress, o->progress_user, &m.objects[i], &ss, err);
         free(name);
         m.objects[i].name = (char *)src[i].name;
         m.n_objects = i + 1;

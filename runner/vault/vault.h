@@ -60,6 +60,11 @@ typedef struct rb_vault_source {
     rb_vault_read_fn read;
     void *user;
     uint64_t size;          /* expected size, 0 when unknown (progress only) */
+    /* Server-side copy: when set, and the store can (an Azure Blob vault),
+     * the service copies the object from this URL itself (it must be able
+     * to read it: a SAS) and the vault then reads it back to hash it; size
+     * must be exact. Other stores read through read/user as usual. */
+    const char *copy_url;
 } rb_vault_source;
 
 typedef struct rb_vault_put_opts {

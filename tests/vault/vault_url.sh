@@ -73,6 +73,40 @@ curl -sf -X PUT -H 'x-ms-blob-type: PageBlob' -H "x-ms-blob-content-length: $SIZ
 export SECOND_URL="$EP/disks/second.vhd?$SAS"
 expect 1 'corrupt at block 1' V restore "$SET" disk.vhd --to-url-env SECOND_URL
 
+# Server-side copy into an Azure Blob vault: Azurite copies the source
+# itself (Put Block From URL); rebound sends none of its bytes, reads the
+# stored object back to hash it, and the set verifies and restores equal.
+curl -sf -X PUT "$EP/vault?restype=container&$SAS" "${H[@]}" >/dev/null
+echo not-a-real-token >token
+cat >blob.yaml <<YAML
+cloud:
+  arm_endpoint: https://127.0.0.1:1
+auth:
+  method: token_file
+  token_file: $TMP/token
+vault:
+  kind: azure-blob
+  account: devstoreaccount1
+  container: vault
+  endpoint: $EP
+  account_key_env: AZURITE_KEY
+  allow_unlocked: true
+  signing_key_file: $TMP/sign.pem
+  public_key_file: $TMP/pub.pem
+  block_size: 1MiB
+YAML
+export AZURITE_KEY="$KEY"
+B() { "$REBOUND" vault -c blob.yaml --no-progress "$@"; }
+expect 2 'server-copy copies from --from-url-env' B put disk.vhd --server-copy --source-id s --kind disk
+expect 0 '"ok":[[:space:]]*true' B put --from-url-env SRC_URL --server-copy --name disk.vhd \
+  --source-id /sub/disk1 --kind disk --output json
+check "server copy: rebound sent none of the bytes" test "$(jq .bytes_sent out.txt)" = 0
+check "server copy: the set has every byte" test "$(jq .bytes out.txt)" = "$SIZE"
+CSET=$(jq -r .set_id out.txt)
+expect 0 'OK$' B verify
+expect 0 'hashes match' B restore "$CSET" disk.vhd --to copied.vhd
+check "the server-side copy equals the source" cmp -s disk.vhd copied.vhd
+
 # The SAS signature is nowhere: not in outputs, not in the vault.
 check "no SAS signature in outputs" bash -c "! grep -qF -- '$SIG' out.txt err.txt"
 check "no SAS signature in the vault" bash -c "! grep -rqF -- '$SIG' vault"

@@ -172,7 +172,11 @@ struct rb_host_api {
      * with ranged GETs (retried like every Azure call; the SAS never appears
      * in logs, errors or reports) and streams it into the set, hashing on the
      * way, in memory that does not grow with the object. Bytes or string
-     * values are stored as backup_put stores them. An interrupted attempt is
+     * values are stored as backup_put stores them. With server_copy = true
+     * in the map, an Azure Blob vault has the storage service copy the
+     * object itself (Put Block From URL: the SAS must be readable by the
+     * service) and then reads it back to hash it; other vaults stream it as
+     * usual. An interrupted attempt is
      * resumed through the call's idempotency key: blocks the vault already
      * holds are checked by hash and not sent again. Progress is reported
      * through the call (bytes done of total). On RB_OK *set is a new map
