@@ -232,6 +232,15 @@ static void test_url_policy(void **state)
     rb_az_err err;
     assert_int_equal(rb_http_send(g_eng, &req, &resp, &err), RB_EINVAL);
     assert_non_null(strstr(err.msg, "only https"));
+    /* A refused SAS URL is named by its origin only: its path may carry the
+     * grant, its query the signature. */
+    req.url = "http://md-host.example/md-GRANT/abcd?sv=1&sr=b&sig=S1GNATURE";
+    assert_int_equal(rb_http_send(g_eng, &req, &resp, &err), RB_EINVAL);
+    assert_non_null(strstr(err.msg, "only https"));
+    assert_non_null(strstr(err.msg, "http://md-host.example/..."));
+    assert_null(strstr(err.msg, "GRANT"));
+    assert_null(strstr(err.msg, "S1GNATURE"));
+    assert_null(strstr(err.msg, "sv=1"));
     req.url = "ftp://127.0.0.1/x";
     assert_int_equal(rb_http_send(g_eng, &req, &resp, &err), RB_EINVAL);
     /* IMDS is plain http on a link-local address: allowed (nothing answers
