@@ -293,15 +293,15 @@ static rb_status check_url(const char *url, char **origin, rb_az_err *err)
     rb_status st = RB_OK;
     /* Named as every message names a request: a SAS URL by its origin. */
     char where[512];
-    const char *shown = rb_http_where("", url, where, sizeof where) + 1;
     if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
         curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
         curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
-        st = rb_az_fail(err, RB_EINVAL, "not an absolute URL: %s", shown);
+        st = rb_az_fail(err, RB_EINVAL, "not an absolute URL: %s",
+                        rb_http_where("", url, where, sizeof where) + 1);
     } else if (strcasecmp(scheme, "https") != 0 &&
                !(strcasecmp(scheme, "http") == 0 && is_local_host(host))) {
         st = rb_az_fail(err, RB_EINVAL, "refusing %s: only https (or http to loopback and link-local) is allowed",
-                        shown);
+                        rb_http_where("", url, where, sizeof where) + 1);
     } else {
         curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT);
         rb_azbuf b = {0};
