@@ -176,9 +176,18 @@ static rb_status host_json_decode(const char *text, size_t len, rb_value **out)
     *out = NULL;
     if (!text)
         return RB_EINVAL;
-    cJSON *j = cJSON_ParseWithLength(text, len);
+    /* One JSON value and nothing after it but white space: "{}x" is not
+     * JSON, and a cut or glued record must not pass for its first part. */
+    const char *end = NULL;
+    cJSON *j = cJSON_ParseWithLengthOpts(text, len, &end, 0);
     if (!j)
         return RB_EINVAL;
+    for (const char *p = end; p && p < text + len; p++) {
+        if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
+            cJSON_Delete(j);
+            return RB_EINVAL;
+        }
+    }
     *out = rbv_from_json(j);
     cJSON_Delete(j);
     return RB_OK;

@@ -347,6 +347,30 @@ static void test_host_routines(void **state)
     assert_int_equal(h->map_set(m, "n", h->value_int(4)), RB_OK);
     assert_int_equal(h->map_get_int(m, "n", 0), 4);
     assert_int_equal(h->list_append(m, h->value_null()), RB_EINVAL); /* takes ownership anyway */
+
+    /* JSON for plugins (ABI 1.3): values round-trip, bytes included; text
+     * that is not exactly one JSON value is refused. */
+    assert_int_equal(h->map_set(m, "b", h->value_bytes("a\0b", 3)), RB_OK);
+    char *text = h->json_encode(m);
+    assert_non_null(text);
+    rb_value *back = NULL;
+    assert_int_equal(h->json_decode(text, strlen(text), &back), RB_OK);
+    size_t blen = 0;
+    const char *bytes = h->value_as_bytes(h->map_get(back, "b"), &blen);
+    assert_int_equal(blen, 3);
+    assert_memory_equal(bytes, "a\0b", 3);
+    assert_int_equal(h->map_get_int(back, "n", 0), 4);
+    h->value_free(back);
+    h->mem_free(text);
+    back = NULL;
+    assert_int_equal(h->json_decode("{\"a\":1} \n", 9, &back), RB_OK);
+    h->value_free(back);
+    assert_int_equal(h->json_decode("{\"a\":1}xyz", 10, &back), RB_EINVAL);
+    assert_null(back);
+    assert_int_equal(h->json_decode("{\"a\":1}{\"b\":2}", 14, &back), RB_EINVAL);
+    assert_int_equal(h->json_decode("{\"a\":1}garbage", 7, &back), RB_OK); /* len bounds it */
+    h->value_free(back);
+    assert_int_equal(h->json_decode("{\"a\":", 5, &back), RB_EINVAL);
     h->value_free(m);
     rb_ctx_clear(&ctx);
 }
