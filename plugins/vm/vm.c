@@ -151,7 +151,7 @@ static const rb_field restore_disk_params[] = {
     {.name = "drill_id", .type = RB_TSTRING, .default_json = "\"\"", .help = "tag the disk for this drill"},
     {.name = "lun", .type = RB_TSTRING, .default_json = "\"\"", .help = "for plan's prediction only"},
     {.name = "keep_encryption", .type = RB_TBOOL, .default_json = "true",
-     .help = "keep the recorded disk encryption set"},
+     .help = "keep the recorded encryption (disk encryption set, ADE settings)"},
     {.name = "sas_seconds", .type = RB_TINT, .default_json = "3600", .help = "write SAS lifetime"},
     {0}};
 static const rb_field restore_disk_out[] = {

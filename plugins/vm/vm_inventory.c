@@ -50,6 +50,11 @@ static rb_status disk_encryption(rb_ctx *ctx, const rb_value *disk, const rb_val
         vm_list_add_unique(keys, vm_get_str(s, NULL, "keyEncryptionKey", "keyUrl", NULL));
     }
     H->map_set(enc, "ade", H->value_bool(ade_on));
+    /* Recorded as found, so that a restored disk gets the same settings
+     * (its BitLocker/dm-crypt key stays wrapped in the same Key Vault). */
+    const rb_value *coll = H->map_get(props, "encryptionSettingsCollection");
+    if (H->value_type(coll) == RB_VMAP)
+        H->map_set(enc, "ade_settings", H->value_copy(coll));
     H->map_set(enc, "keys", keys);
     return RB_OK;
 }

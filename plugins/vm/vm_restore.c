@@ -333,6 +333,11 @@ static rb_status create_upload_disk(rb_ctx *ctx, const rb_value *args, const cha
         vm_set_str(enc, "diskEncryptionSetId", des);
         H->map_set(props, "encryption", enc);
     }
+    /* Azure Disk Encryption: the same settings (key references into the
+     * vaults the drill checked or restored first), so the VM can unlock it. */
+    const rb_value *ade = vm_get(rec, "encryption", "ade_settings", NULL);
+    if (H->value_type(ade) == RB_VMAP && H->map_get_bool(args, "keep_encryption", 1))
+        H->map_set(props, "encryptionSettingsCollection", H->value_copy(ade));
     H->map_set(body, "properties", props);
     rb_status st = H->arm_call(ctx, "PUT", id, VM_DISK_API, body, NULL, NULL);
     H->value_free(body);

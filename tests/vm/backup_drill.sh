@@ -104,6 +104,36 @@ code=$(arm GET "$DG?api-version=2022-09-01")
 check "teardown deleted the drill's group ($code)" test "$code" = 404
 check "no SAS left active after the drill" test "$(active_sas)" -eq 0
 
+# Azure Disk Encryption: a restored disk of the encrypted VM carries the
+# recorded encryption settings (its key references into kvdisk).
+cat >ade.lua <<LUA
+playbook { name = "ade-check" }
+local vm = plugin "vm"
+local S = "$S"
+step "catalog" { run = function()
+  return vm.recorded { subscription = S, resource_group = "rg-app", vms = { "vm1" } } end }
+step "group" { needs = "catalog", effect = "write", run = function(ctx)
+  return vm.create_drill_group { subscription = S, name = "rg-adecheck", location = "westeurope",
+                                 drill_id = ctx.run_id } end }
+step "disk" { needs = { "catalog", "group" }, effect = "write", run = function(ctx)
+  local d = ctx.outputs.catalog.vms[1].config.os_disk
+  local ok, out = pcall(vm.restore_disk, { subscription = S, resource_group = "rg-adecheck",
+    name = "adecheck-os", set_id = d.set_id, lun = d.lun, location = "westeurope",
+    drill_id = ctx.run_id })
+  vm.end_access { id = "/subscriptions/" .. S .. "/resourceGroups/rg-adecheck/providers/Microsoft.Compute/disks/adecheck-os" }
+  if not ok then error(out, 0) end
+  return out
+end }
+LUA
+"$REBOUND" run "${PD[@]}" --run-dir ade ade.lua >ade.txt 2>&1
+rc=$?
+check "a disk of the encrypted VM restored on its own (exit $rc)" test "$rc" -eq 0
+[ "$rc" -eq 0 ] || sed 's/^/  | /' ade.txt >&2
+code=$(arm GET "/subscriptions/$S/resourceGroups/rg-adecheck/providers/Microsoft.Compute/disks/adecheck-os?api-version=2023-04-02")
+check "the restored disk carries the recorded ADE settings ($code)" \
+  jqe '.properties.encryptionSettingsCollection.enabled and
+       (.properties.encryptionSettingsCollection.encryptionSettings[0].keyEncryptionKey.keyUrl | test("kvdisk"))' arm.json
+
 # Retention on the virtual clock: nothing expires today; after 31 days
 # (the vault's clock and azsim's, which enforces the locked policy) it does.
 "$REBOUND" vault prune --apply -c rebound.yaml >p1.txt 2>&1
@@ -115,7 +145,7 @@ REBOUND_VAULT_NOW=$(($(date +%s) + 31 * 86400)) "$REBOUND" vault prune --apply -
 check "prune deletes them once expired" test "$(jq 'if type=="array" then length else (.sets | length) end' sets3.json)" -eq 0
 [ "$(jq 'if type=="array" then length else (.sets | length) end' sets3.json)" -eq 0 ] || sed 's/^/  | /' p2.txt >&2
 
-artifacts=(b1 d0 d1 ./*.txt)
+artifacts=(b1 d0 d1 ade ./*.txt)
 check "no SAS signature in any artifact" bash -c "! grep -rlE 'sig=[0-9a-f]|/md-[0-9a-f]' ${artifacts[*]}"
 check "no client secret in any artifact" bash -c "! grep -rl -- '$SECRET' ${artifacts[*]}"
 END=$(date +%s)
