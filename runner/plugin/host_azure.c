@@ -43,13 +43,14 @@ static rb_status arm_write(rb_ctx *ctx, rb_arm *arm, const char *method, const c
     rb_status st = RB_EINVAL;
     int reattached = 0;
     /* The operation an interrupted attempt saved, for the same request, and
-     * only once per call: a later request of the action is its own. */
+     * only once per call: a later request of the action is its own. Claimed
+     * with one exchange, so that two requests an action makes at once from
+     * two threads cannot both re-attach to it. */
     if (ctx->operation_id && !atomic_load(&ctx->operation_used) &&
-        rb_arm_op_is_for(ctx->operation_id, method, path)) {
+        rb_arm_op_is_for(ctx->operation_id, method, path) &&
+        !atomic_exchange(&ctx->operation_used, 1)) {
         st = rb_arm_op_attach(arm, ctx->operation_id, &op, err);
         reattached = st == RB_OK;
-        if (reattached)
-            atomic_store(&ctx->operation_used, 1);
         if (!reattached)
             rb_az_err_clear(err); /* not ours (another kind of id): start afresh */
     }
