@@ -112,6 +112,17 @@ static rb_status url_write(void *user, uint64_t off, const void *data, size_t le
                                  "a page blob takes whole 512-byte pages: the object has %llu "
                                  "bytes",
                                  (unsigned long long)len);
+        if (!t->pages) {
+            /* Refused before any block is sent (Put Block List would refuse
+             * it too, after the whole upload). */
+            rb_blob_props props;
+            rb_status st = rb_blob_get_properties(t->c, t->container, t->blob, &opts, &props, &e);
+            if (st == RB_OK)
+                return rb_vault_fail(err, RB_EEXISTS,
+                                     "the target blob already exists; the vault never overwrites");
+            if (st != RB_ENOTFOUND)
+                return from_az(err, st, &e);
+        }
         return RB_OK;
     }
     if (off == RB_VAULT_WRITE_END) {

@@ -57,7 +57,7 @@ export NEW_URL="$EP/disks/copy.vhd?$SAS"
 expect 0 'hashes match' V restore "$SET" disk.vhd --to-url-env NEW_URL --block
 curl -sf "${H[@]}" "$EP/disks/copy.vhd?$SAS" -o copy.vhd
 check "the block blob equals the source" cmp -s disk.vhd copy.vhd
-expect 2 'BlobAlreadyExists|already exists' V restore "$SET" disk.vhd --to-url-env NEW_URL --block
+expect 2 'already exists; the vault never overwrites' V restore "$SET" disk.vhd --to-url-env NEW_URL --block
 
 # Bad input: clear errors.
 expect 2 'NOPE_URL is not set' V restore "$SET" disk.vhd --to-url-env NOPE_URL
