@@ -56,7 +56,8 @@ rb_status rb_vault_url_source_open(rb_http_engine *eng, const char *url, int64_t
         rb_blob_props props;
         rb_az_call_opts opts = {.cancel = cancel};
         st = rb_blob_get_properties(u->c, u->container, u->blob, &opts, &props, &u->err);
-        size = (int64_t)props.size;
+        if (st == RB_OK) /* props is not filled on failure */
+            size = (int64_t)props.size;
     }
     if (st != RB_OK) {
         rb_vault_fail(err, st, "the source URL: %s", u->err.msg);
