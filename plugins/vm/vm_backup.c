@@ -167,10 +167,10 @@ rb_status vm_export(rb_ctx *ctx, const rb_value *args, rb_value **out)
     if (st == RB_OK) {
         rb_value *objects = H->value_map();
         rb_value *vhd = H->value_map();
+        /* No size: the host asks the SAS itself. Azure serves a fixed VHD,
+         * the disk's bytes plus a 512-byte footer, which restore uploads
+         * as it is (uploadSizeBytes = that size). */
         vm_set_str(vhd, "url", url);
-        int64_t size = H->map_get_int(disk, "size_bytes", 0);
-        if (size > 0)
-            vm_set_int(vhd, "size", size);
         H->map_set(objects, "disk.vhd", vhd);
         vm_set_str(objects, "disk.json", json);
         st = H->backup_put_stream(ctx, disk_id, VM_KIND_DISK, objects, &set);

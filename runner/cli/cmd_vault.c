@@ -346,8 +346,6 @@ static int cmd_put(rb_vault *v, const vault_args *a)
                       (long long)sb.st_mtim.tv_sec, sb.st_mtim.tv_nsec);
     }
     if (a->from_url_env) {
-        /* The resume key names the source by its variable, never the URL. */
-        rb_buf_printf(&key, "%s url:%s\n", a->name, a->from_url_env);
         if (rb_cli_url_open(a->cfg, a->from_url_env, "rebound vault put", &url) != 0) {
             rb_buf_free(&key);
             return RB_EXIT_USAGE;
@@ -366,6 +364,11 @@ static int cmd_put(rb_vault *v, const vault_args *a)
             return RB_EXIT_USAGE;
         }
         n_src = 1;
+        /* The resume key names the source by its variable, size and ETag
+         * (this version of it), never by the URL, whose SAS changes with
+         * every grant: tomorrow's run does not continue today's set. */
+        rb_buf_printf(&key, "%s url:%s %llu %s\n", a->name, a->from_url_env,
+                      (unsigned long long)src[0].size, rb_vault_url_source_etag(from_url));
     }
     progress pr;
     progress_init(&pr, a);

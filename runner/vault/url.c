@@ -12,6 +12,7 @@
 #define DIGEST_CHUNK (4u * 1024u * 1024u)
 
 struct rb_vault_url_source {
+    char etag[128];
     rb_blob_client *c;
     char *container, *blob;
     uint64_t size, pos;
@@ -52,12 +53,20 @@ rb_status rb_vault_url_source_open(rb_http_engine *eng, const char *url, int64_t
     u->cancel = cancel;
     rb_az_err_clear(&u->err);
     rb_status st = rb_blob_client_from_url(eng, url, &u->c, &u->container, &u->blob, &u->err);
-    if (st == RB_OK && size < 0) {
+    /* Always asked of the service: the size (a smaller one given by the
+     * caller would back up a truncated object) and the ETag (which version
+     * of the source this is, for resume keys). */
+    if (st == RB_OK) {
         rb_blob_props props;
         rb_az_call_opts opts = {.cancel = cancel};
         st = rb_blob_get_properties(u->c, u->container, u->blob, &opts, &props, &u->err);
-        if (st == RB_OK) /* props is not filled on failure */
+        if (st == RB_OK && size >= 0 && (uint64_t)size != props.size)
+            st = rb_az_fail(&u->err, RB_EINVAL, "the source has %llu bytes, not the %lld given",
+                            (unsigned long long)props.size, (long long)size);
+        if (st == RB_OK) { /* props is not filled on failure */
             size = (int64_t)props.size;
+            snprintf(u->etag, sizeof u->etag, "%s", props.etag);
+        }
     }
     if (st != RB_OK) {
         rb_vault_fail(err, st, "the source URL: %s", u->err.msg);
@@ -71,6 +80,11 @@ rb_status rb_vault_url_source_open(rb_http_engine *eng, const char *url, int64_t
     src->size = u->size;
     *out = u;
     return RB_OK;
+}
+
+const char *rb_vault_url_source_etag(const rb_vault_url_source *u)
+{
+    return u ? u->etag : "";
 }
 
 const char *rb_vault_url_source_error(const rb_vault_url_source *u)

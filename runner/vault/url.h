@@ -15,11 +15,15 @@
 typedef struct rb_vault_url_source rb_vault_url_source;
 
 /* Opens url as a source for rb_vault_put: fills src->read/user/size (the
- * caller sets src->name). size < 0: asked of the service (Get Blob
- * Properties). cancel (may be NULL) stops a read in flight. */
+ * caller sets src->name). The size is asked of the service (Get Blob
+ * Properties); a size >= 0 given must match it (RB_EINVAL otherwise).
+ * cancel (may be NULL) stops a read in flight. */
 rb_status rb_vault_url_source_open(rb_http_engine *eng, const char *url, int64_t size,
                                    const atomic_int *cancel, rb_vault_source *src,
                                    rb_vault_url_source **out, rb_vault_err *err);
+/* The source's ETag ("" when the service gave none): which version of it
+ * this is. */
+const char *rb_vault_url_source_etag(const rb_vault_url_source *u);
 /* The message of the source's last failure ("" when none): it says more
  * than the vault's own "read failed". */
 const char *rb_vault_url_source_error(const rb_vault_url_source *u);
