@@ -163,6 +163,26 @@ else
   fail "no stored object found for set $set_id"
 fi
 
+# A size that is not the source's is refused, never a truncated backup.
+cat >short.lua <<'LUA'
+playbook { name = "short" }
+local az = plugin "azprobe"
+local DISK = "/subscriptions/22222222-2222-2222-2222-222222222222/resourceGroups/rg-disks/providers/Microsoft.Compute/disks/data1"
+step "read-sas" { effect = "write", run = function()
+  return az.call { method = "POST", path = DISK .. "/beginGetAccess", api_version = "2023-04-02",
+                   body = { access = "Read", durationInSeconds = 600 } } end }
+step "backup" { needs = "read-sas", effect = "write", retry = { attempts = 1 }, run = function(ctx)
+  return az.stream_put { source_id = DISK, kind = "disk",
+    objects = { ["disk.vhd"] = { url = ctx.outputs["read-sas"].body.accessSAS, size = 4096 } } }
+end }
+step "revoke" { needs = "backup", always = true, effect = "write", run = function()
+  return az.call { method = "POST", path = DISK .. "/endGetAccess", api_version = "2023-04-02" } end }
+LUA
+"$REBOUND" run "${PD[@]}" --run-dir r5 short.lua >out6.txt 2>&1
+rc=$?
+check "a wrong size fails the backup (exit $rc)" test "$rc" -eq 1
+check "and says why" grep -q "the source has $SIZE bytes, not the 4096 given" r5/report.json
+
 # The same disk into an Azure Blob vault whose container is not locked,
 # allowed for practice with vault.allow_unlocked: the run's report says so.
 sed -e '/^vault:/,$d' rebound.yaml >blob.yaml
@@ -202,7 +222,7 @@ check "the report records the unlocked vault" \
 check "the text summary shows it too" grep -q "backup vault: " r3/summary.txt
 
 # No SAS signature, client secret or token in any artifact.
-artifacts=(r1/* r2/* r3/* ev.jsonl out1.txt out2.txt out3.txt trace.txt)
+artifacts=(r1/* r2/* r3/* r5/* ev.jsonl out1.txt out2.txt out3.txt out6.txt trace.txt)
 check "no client secret in artifacts" bash -c "! grep -l -- '$SECRET' ${artifacts[*]}"
 check "no bearer token in artifacts" bash -c "! grep -lE 'azsim\.[0-9a-f]{16}' ${artifacts[*]}"
 check "no SAS signature in artifacts" bash -c "! grep -lE 'sig=[A-Za-z0-9%]{8,}' ${artifacts[*]}"
