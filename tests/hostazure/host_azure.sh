@@ -15,10 +15,8 @@ cleanup() {
 }
 trap cleanup EXIT
 cd "$TMP"
-export NO_COLOR=1
-PASSED=0 FAILED=0
-fail() { echo "FAIL: $*" >&2; FAILED=$((FAILED + 1)); }
-check() { local what=$1; shift; if "$@"; then PASSED=$((PASSED + 1)); else fail "$what"; fi; }
+# shellcheck source=../lib/check.sh
+. "$(dirname "$0")/../lib/check.sh"
 
 T=11111111-1111-1111-1111-111111111111
 S=22222222-2222-2222-2222-222222222222
@@ -143,5 +141,4 @@ check "no client secret in artifacts" bash -c "! grep -l -- '$SECRET' ${artifact
 check "no bearer token in artifacts" bash -c "! grep -lE 'azsim\.[0-9a-f]{16}' ${artifacts[*]}"
 check "no vault secret value in artifacts outside the trace" \
   bash -c "! grep -l -- '$VALUE' r1/* r2/* ev.jsonl out1.txt out2.txt out3.txt"
-echo "$PASSED passed, $FAILED failed"
-[ "$FAILED" -eq 0 ]
+finish

@@ -16,10 +16,8 @@ cleanup() {
 }
 trap cleanup EXIT
 cd "$TMP"
-export NO_COLOR=1
-PASSED=0 FAILED=0
-fail() { echo "FAIL: $*" >&2; FAILED=$((FAILED + 1)); }
-check() { local what=$1; shift; if "$@"; then PASSED=$((PASSED + 1)); else fail "$what"; fi; }
+# shellcheck source=../lib/check.sh
+. "$(dirname "$0")/../lib/check.sh"
 
 T=11111111-1111-1111-1111-111111111111
 S=22222222-2222-2222-2222-222222222222
@@ -226,5 +224,4 @@ artifacts=(r1/* r2/* r3/* r5/* ev.jsonl out1.txt out2.txt out3.txt out6.txt trac
 check "no client secret in artifacts" bash -c "! grep -l -- '$SECRET' ${artifacts[*]}"
 check "no bearer token in artifacts" bash -c "! grep -lE 'azsim\.[0-9a-f]{16}' ${artifacts[*]}"
 check "no SAS signature in artifacts" bash -c "! grep -lE 'sig=[A-Za-z0-9%]{8,}' ${artifacts[*]}"
-echo "$PASSED passed, $FAILED failed"
-[ "$FAILED" -eq 0 ]
+finish

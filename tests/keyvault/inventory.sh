@@ -3,23 +3,8 @@
 # settings read through ARM; 30 secrets (more than one data-plane page),
 # versions, keys, certificates and a soft-deleted secret listed through the
 # data plane; no secret value in any artifact.
-set -u
-: "${REBOUND:?}" "${AZSIM:?}" "${PLUGIN_DIR:?}" "${SHIPPED:?}"
-TMP="$(mktemp -d)"
-AZSIM_PID=
-cleanup() {
-  [ -n "$AZSIM_PID" ] && kill "$AZSIM_PID" 2>/dev/null && wait "$AZSIM_PID" 2>/dev/null
-  [ -n "${KEEP:-}" ] || rm -rf "$TMP"
-}
-trap cleanup EXIT
-cd "$TMP"
-export NO_COLOR=1
-PASSED=0 FAILED=0
-fail() { echo "FAIL: $*" >&2; FAILED=$((FAILED + 1)); }
-check() { local what=$1; shift; if "$@"; then PASSED=$((PASSED + 1)); else fail "$what"; fi; }
-
-T=11111111-1111-1111-1111-111111111111
-S=22222222-2222-2222-2222-222222222222
+: "${SHIPPED:?}"
+. "$(dirname "$0")/lib.sh"
 SECRET='Kv-Test-Client-Secret-Value'
 {
   echo "tenant: $T"
@@ -45,46 +30,13 @@ SECRET='Kv-Test-Client-Secret-Value'
   echo "            properties: {enableSoftDelete: true, enablePurgeProtection: false}"
 } >estate.yaml
 
-"$AZSIM" serve --estate estate.yaml --ready-file ready.json --tls-dir tls >azsim.log 2>&1 &
-AZSIM_PID=$!
-for _ in $(seq 200); do [ -s ready.json ] && break; sleep 0.1; done
-[ -s ready.json ] || { cat azsim.log >&2; echo "FAIL: azsim did not start"; exit 1; }
-PORT=$(jq -r .port ready.json)
-CA=$(jq -r .ca ready.json)
+kv_start estate.yaml "$SECRET"
 
 # Soft-delete one secret, as an operator would, before the inventory.
-TOKEN=$(curl -s --cacert "$CA" "https://127.0.0.1:$PORT/$T/oauth2/v2.0/token" \
-  -d grant_type=client_credentials -d client_id=rebound-test --data-urlencode "client_secret=$SECRET" \
-  -d scope=https://vault.azure.net/.default | jq -r .access_token)
+TOKEN=$(kv_token https://vault.azure.net)
 curl -s --cacert "$CA" -X DELETE -H "Authorization: Bearer $TOKEN" \
   "https://kvinv.vault.localhost:$PORT/secrets/old?api-version=7.5" >/dev/null
 
-cat >rebound.yaml <<YAML
-cloud:
-  name: custom
-  authority_host: https://127.0.0.1:$PORT
-  arm_endpoint: https://127.0.0.1:$PORT
-  arm_audience: https://management.azure.com
-  keyvault_suffix: vault.localhost:$PORT
-  storage_suffix: localhost:$PORT
-  ca_file: $CA
-auth:
-  method: client_secret
-  tenant_id: $T
-  client_id: rebound-test
-  client_secret_env: KV_TEST_SECRET
-YAML
-export KV_TEST_SECRET="$SECRET"
-# The backup vault: a local directory with an Ed25519 signing key.
-openssl genpkey -algorithm ed25519 -out sign.pem 2>/dev/null
-openssl pkey -in sign.pem -pubout -out pub.pem 2>/dev/null
-cat >>rebound.yaml <<YAML
-vault:
-  kind: local
-  path: $TMP/backups
-  signing_key_file: $TMP/sign.pem
-  public_key_file: $TMP/pub.pem
-YAML
 cat >kv.lua <<'LUA'
 playbook { name = "kv-inventory", params = { vault = "string" } }
 local kv = plugin "keyvault"
@@ -255,5 +207,4 @@ artifacts=(r1/* r2/* r3/* r4/* r5/* r6/* r7/* r8/* r9/* r10/* ev.jsonl out1.txt 
 check "no secret value in any artifact" bash -c "! grep -lE 'Value-Of-Secret|Rotated-Value|Old-Secret-Value' ${artifacts[*]}"
 check "no client secret in any artifact or the trace" bash -c "! grep -l -- '$SECRET' ${artifacts[*]} trace.txt"
 check "inventory never fetched a secret value (trace)" bash -c "! grep -lE 'Value-Of-Secret|Rotated-Value' trace.txt"
-echo "$PASSED passed, $FAILED failed"
-[ "$FAILED" -eq 0 ]
+finish

@@ -12,13 +12,10 @@ kv_cleanup() {
 }
 trap kv_cleanup EXIT
 cd "$TMP"
-export NO_COLOR=1
-PASSED=0 FAILED=0
+# shellcheck source=../lib/check.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/check.sh"
 T=11111111-1111-1111-1111-111111111111
 S=22222222-2222-2222-2222-222222222222
-fail() { echo "FAIL: $*" >&2; FAILED=$((FAILED + 1)); }
-check() { local what=$1; shift; if "$@"; then PASSED=$((PASSED + 1)); else fail "$what"; fi; }
-finish() { echo "$PASSED passed, $FAILED failed"; [ "$FAILED" -eq 0 ]; }
 
 # kv_start ESTATE SECRET: starts azsim and writes rebound.yaml.
 kv_start() {

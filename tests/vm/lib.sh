@@ -13,15 +13,12 @@ cleanup() {
 }
 trap cleanup EXIT
 cd "$TMP"
-export NO_COLOR=1
-PASSED=0 FAILED=0
+# shellcheck source=../lib/check.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/check.sh"
 T=11111111-1111-1111-1111-111111111111
 S=22222222-2222-2222-2222-222222222222
 MIB=1048576
-fail() { echo "FAIL: $*" >&2; FAILED=$((FAILED + 1)); }
-check() { local what=$1; shift; if "$@"; then PASSED=$((PASSED + 1)); else fail "$what"; fi; }
 jqe() { jq -e "$@" >/dev/null; }
-finish() { echo "$PASSED passed, $FAILED failed"; [ "$FAILED" -eq 0 ]; }
 PD=(--plugin-dir "$PLUGIN_DIR")
 
 # vm_estate FILE SECRET VM... : VMs in rg-app, each with a 2-disk layout
