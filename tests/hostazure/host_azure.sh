@@ -4,19 +4,7 @@
 # surfaced verbatim, Key Vault challenge auth, a long-running PUT killed
 # mid-wait and re-attached on resume (sent once), and no secret or token in
 # any artifact (run dir, events, HTTP trace, output).
-set -u
-: "${REBOUND:?}" "${AZSIM:?}" "${AZPROBE_DIR:?}"
-TMP="$(mktemp -d)"
-# shellcheck source=../lib/azsim.sh
-. "$(dirname "$0")/../lib/azsim.sh"
-cleanup() {
-  azsim_stop
-  [ -n "${KEEP:-}" ] || rm -rf "$TMP"
-}
-trap cleanup EXIT
-cd "$TMP"
-# shellcheck source=../lib/check.sh
-. "$(dirname "$0")/../lib/check.sh"
+. "$(dirname "$0")/lib.sh"
 
 T=11111111-1111-1111-1111-111111111111
 S=22222222-2222-2222-2222-222222222222

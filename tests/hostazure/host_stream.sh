@@ -5,19 +5,7 @@
 # checksum; the object streamed back into a new disk through its upload SAS
 # (Put Page) and read back equal; a corrupted vault block refused before it
 # reaches the disk; and no SAS signature in any artifact.
-set -u
-: "${REBOUND:?}" "${AZSIM:?}" "${AZPROBE_DIR:?}"
-TMP="$(mktemp -d)"
-# shellcheck source=../lib/azsim.sh
-. "$(dirname "$0")/../lib/azsim.sh"
-cleanup() {
-  azsim_stop
-  [ -n "${KEEP:-}" ] || rm -rf "$TMP"
-}
-trap cleanup EXIT
-cd "$TMP"
-# shellcheck source=../lib/check.sh
-. "$(dirname "$0")/../lib/check.sh"
+. "$(dirname "$0")/lib.sh"
 
 T=11111111-1111-1111-1111-111111111111
 S=22222222-2222-2222-2222-222222222222
