@@ -154,6 +154,22 @@ static const rb_field restore_disk_params[] = {
      .help = "keep the recorded encryption (disk encryption set, ADE settings)"},
     {.name = "sas_seconds", .type = RB_TINT, .default_json = "3600", .help = "write SAS lifetime"},
     {0}};
+static const rb_field restore_disks_params[] = {
+    P_SUB, P_RG("resource group for the disks"),
+    {.name = "disks", .type = RB_TLIST, .required = 1,
+     .help = "[{name, set_id, lun, zone}]: the disks to restore"},
+    {.name = "location", .type = RB_TSTRING, .required = 1, .help = "region"},
+    {.name = "drill_id", .type = RB_TSTRING, .default_json = "\"\"", .help = "tag the disks for this drill"},
+    {.name = "keep_encryption", .type = RB_TBOOL, .default_json = "true",
+     .help = "keep the recorded encryption (disk encryption set, ADE settings)"},
+    {.name = "sas_seconds", .type = RB_TINT, .default_json = "3600", .help = "write SAS lifetime"},
+    {.name = "parallel", .type = RB_TINT, .default_json = "4", .help = "disks restored at once"},
+    {0}};
+static const rb_field restore_disks_out[] = {
+    {.name = "disks", .type = RB_TLIST, .help = "restore_disk's outputs, one per disk, in order"},
+    {.name = "count", .type = RB_TINT, .help = "disks restored"},
+    {.name = "bytes", .type = RB_TINT, .help = "bytes uploaded this time"},
+    {0}};
 static const rb_field restore_disk_out[] = {
     {.name = "id", .type = RB_TSTRING, .help = "the restored disk"},
     {.name = "name", .type = RB_TSTRING, .help = "its name"},
@@ -241,6 +257,10 @@ static const rb_action actions[] = {
      .summary = "A managed disk from the vault's VHD by direct upload, closed and tagged when complete",
      .effect = RB_EFFECT_WRITE, .params = restore_disk_params, .outputs = restore_disk_out,
      .run = vm_restore_disk, .plan = vm_restore_disk_plan},
+    {.name = "restore_disks",
+     .summary = "Several disks restored at once (restore_disk on up to `parallel` threads)",
+     .effect = RB_EFFECT_WRITE, .params = restore_disks_params, .outputs = restore_disks_out,
+     .run = vm_restore_disks, .plan = vm_restore_disks_plan},
     {.name = "restore_vm", .summary = "The VM recreated from its recorded configuration with restored disks",
      .effect = RB_EFFECT_WRITE, .params = restore_vm_params, .outputs = restore_vm_out,
      .run = vm_restore_vm, .plan = vm_restore_vm_plan},

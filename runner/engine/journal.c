@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -385,8 +386,15 @@ int rb_replay_read(const char *dir, rb_replay *r, char **err)
                 rb_strmap_put(&r->calls, key, idx, NULL);
         } else if (strcmp(t, "op") == 0) {
             const char *key = cJSON_GetStringValue(cJSON_GetObjectItem(rec, "key"));
-            if (key)
-                rb_strmap_set(&r->ops, key, idx); /* the latest wins */
+            if (key) {
+                /* The latest is found first; older ones (an action with
+                 * several long-running calls) chain behind it. */
+                size_t prev = SIZE_MAX;
+                rb_strmap_get(&r->ops, key, &prev);
+                r->op_prev = rb_xrealloc(r->op_prev, (idx + 1) * sizeof *r->op_prev);
+                r->op_prev[idx] = prev;
+                rb_strmap_set(&r->ops, key, idx);
+            }
         } else if (strcmp(t, "end") == 0) {
             r->ended = 1;
             free(r->end_status);
@@ -413,6 +421,8 @@ void rb_replay_free(rb_replay *r)
     rb_strmap_free(&r->done_steps);
     rb_strmap_free(&r->calls);
     rb_strmap_free(&r->ops);
+    free(r->op_prev);
+    r->op_prev = NULL;
     cJSON_Delete(r->records);
     free(r->index);
     free(r->end_status);

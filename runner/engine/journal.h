@@ -64,6 +64,7 @@ typedef struct rb_replay {
     rb_strmap done_steps;  /* step name -> index of its latest "succeeded" record */
     rb_strmap calls;       /* idempotency key -> index of its "call" record */
     rb_strmap ops;         /* idempotency key -> index of its latest "op" record */
+    size_t *op_prev;       /* per record: the same key's previous "op" record, or SIZE_MAX */
     int ended;             /* an "end" record exists */
     int n_resumes;         /* "resume" records so far */
     char *end_status;

@@ -30,6 +30,8 @@ typedef struct job {
     rb_ctx ctx;
     char key[33];
     char *op_id;
+    char **op_ids;            /* every journaled operation of the call, latest first */
+    atomic_int *ops_used;
     rb_status status;
     rb_value *out;
     int abandoned;            /* the step timed out; discard the result */
@@ -308,6 +310,10 @@ static void job_free(job *jb)
     rbv_free(jb->args);
     rbv_free(jb->out);
     free(jb->op_id);
+    for (char **p = jb->op_ids; p && *p; p++)
+        free(*p);
+    free(jb->op_ids);
+    free(jb->ops_used);
     rb_ctx_clear(&jb->ctx);
     free(jb);
 }
@@ -368,6 +374,19 @@ static rb_call_outcome hook_call(void *data, const rb_loaded_plugin *p, const rb
             jb->op_id = rb_xstrdup(cJSON_GetStringValue(cJSON_GetObjectItem(rec, "op")));
             /* The map borrows its keys: the replay's copy lives for the run. */
             rb_strmap_set(&s->ops_handed, cJSON_GetStringValue(cJSON_GetObjectItem(rec, "key")), 1);
+            size_t n_ops = 0;
+            for (size_t k = at; k != SIZE_MAX; k = o->replay->op_prev[k])
+                n_ops++;
+            jb->op_ids = rb_xcalloc(n_ops + 1, sizeof *jb->op_ids);
+            jb->ops_used = rb_xcalloc(n_ops ? n_ops : 1, sizeof *jb->ops_used);
+            size_t w = 0;
+            for (size_t k = at; k != SIZE_MAX; k = o->replay->op_prev[k]) {
+                const char *op = cJSON_GetStringValue(
+                    cJSON_GetObjectItem(rb_replay_record(o->replay, k), "op"));
+                atomic_init(&jb->ops_used[w], 0);
+                if (op)
+                    jb->op_ids[w++] = rb_xstrdup(op);
+            }
         }
     }
 
@@ -385,6 +404,8 @@ static rb_call_outcome hook_call(void *data, const rb_loaded_plugin *p, const rb
     jb->ctx.action = a->name;
     jb->ctx.idempotency_key = jb->key;
     jb->ctx.operation_id = jb->op_id;
+    jb->ctx.operation_ids = (const char *const *)jb->op_ids;
+    jb->ctx.operations_used = jb->ops_used;
     if (p->settings)
         jb->ctx.settings = p->settings;
     jb->ctx.run_dir = o->run_dir;

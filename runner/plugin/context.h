@@ -24,6 +24,12 @@ struct rb_ctx {
     const char *idempotency_key; /* never NULL */
     const char *operation_id;    /* from an interrupted attempt, or NULL */
     atomic_int operation_used;   /* set by the host once a request re-attached to it */
+    /* Every operation the interrupted attempt journaled (an action may make
+     * several long-running calls, at once too), latest first, NULL-ended,
+     * each claimed once (used[i]) by the request it was saved for; NULL when
+     * only operation_id is known. */
+    const char *const *operation_ids;
+    atomic_int *operations_used;
     const rb_value *settings;    /* plugin settings map; never NULL */
     const char *run_dir;
     const atomic_int *interrupted; /* process-wide SIGINT/SIGTERM flag, may be NULL */
@@ -61,9 +67,10 @@ rb_status rb_host_backup_list(rb_ctx *ctx, const char *source_id, const char *ki
                               rb_value **sets);
 rb_status rb_host_backup_get(rb_ctx *ctx, const char *set_id, const char *object,
                              rb_value **data);
-/* The run's vault, locked for one operation (release with
- * rb_vault_session_release(ctx->vault)); NULL after setting the step error. */
-struct rb_vault *rb_host_vault_acquire(rb_ctx *ctx);
+/* The run's vault, locked for one operation, exclusively for a write (write
+ * != 0), shared for a read (release with rb_vault_session_release(ctx->vault));
+ * NULL after setting the step error. */
+struct rb_vault *rb_host_vault_acquire(rb_ctx *ctx, int write);
 
 /* Large objects: SAS URLs in and out of the vault (host_stream.c, ABI 1.3). */
 rb_status rb_host_backup_put_stream(rb_ctx *ctx, const char *source_id, const char *kind,

@@ -121,8 +121,14 @@ static void host_set_error(rb_ctx *ctx, const char *fmt, ...)
     va_end(ap);
     if (!msg)
         return;
-    free(ctx->error);
+    /* An action may call from several threads (host.h promises it is safe):
+     * the swap is serialised. Rare, so one lock for every ctx. */
+    static pthread_mutex_t error_lock = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&error_lock);
+    char *old = ctx->error;
     ctx->error = msg;
+    pthread_mutex_unlock(&error_lock);
+    free(old);
 }
 
 int rb_ctx_cancelled(const rb_ctx *ctx)

@@ -33,6 +33,25 @@ static int is_read(const char *method)
     return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
 }
 
+/* The journaled operation of an interrupted attempt that this request
+ * started, claimed so that no other request uses it, or NULL. */
+static const char *claim_operation(rb_ctx *ctx, const char *method, const char *path)
+{
+    if (ctx->operation_ids && ctx->operations_used) {
+        for (size_t i = 0; ctx->operation_ids[i]; i++)
+            if (!atomic_load(&ctx->operations_used[i]) &&
+                rb_arm_op_is_for(ctx->operation_ids[i], method, path) &&
+                !atomic_exchange(&ctx->operations_used[i], 1))
+                return ctx->operation_ids[i];
+        return NULL;
+    }
+    if (ctx->operation_id && !atomic_load(&ctx->operation_used) &&
+        rb_arm_op_is_for(ctx->operation_id, method, path) &&
+        !atomic_exchange(&ctx->operation_used, 1))
+        return ctx->operation_id;
+    return NULL;
+}
+
 /* A write: started (or re-attached from the operation an interrupted
  * attempt saved) and waited for when long-running. */
 static rb_status arm_write(rb_ctx *ctx, rb_arm *arm, const char *method, const char *path,
@@ -42,14 +61,13 @@ static rb_status arm_write(rb_ctx *ctx, rb_arm *arm, const char *method, const c
     rb_arm_op *op = NULL;
     rb_status st = RB_EINVAL;
     int reattached = 0;
-    /* The operation an interrupted attempt saved, for the same request, and
-     * only once per call: a later request of the action is its own. Claimed
-     * with one exchange, so that two requests an action makes at once from
-     * two threads cannot both re-attach to it. */
-    if (ctx->operation_id && !atomic_load(&ctx->operation_used) &&
-        rb_arm_op_is_for(ctx->operation_id, method, path) &&
-        !atomic_exchange(&ctx->operation_used, 1)) {
-        st = rb_arm_op_attach(arm, ctx->operation_id, &op, err);
+    /* An operation an interrupted attempt saved for this same request
+     * (method and path), each claimed once: a later request of the action is
+     * its own, and of two requests made at once from two threads only one
+     * re-attaches to an operation (one exchange claims it). */
+    const char *saved_op = claim_operation(ctx, method, path);
+    if (saved_op) {
+        st = rb_arm_op_attach(arm, saved_op, &op, err);
         reattached = st == RB_OK;
         if (!reattached)
             rb_az_err_clear(err); /* not ours (another kind of id): start afresh */

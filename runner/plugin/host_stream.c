@@ -118,7 +118,7 @@ rb_status rb_host_backup_put_stream(rb_ctx *ctx, const char *source_id, const ch
         }
         total += src[i].size;
     }
-    rb_vault *v = st == RB_OK ? rb_host_vault_acquire(ctx) : NULL;
+    rb_vault *v = st == RB_OK ? rb_host_vault_acquire(ctx, 1) : NULL;
     if (st == RB_OK && !v)
         st = RB_ERROR;
     if (v) {
@@ -180,7 +180,7 @@ rb_status rb_host_backup_manifest(rb_ctx *ctx, const char *set_id, rb_value **ma
     *manifest = NULL;
     if (!ctx || !set_id)
         return RB_EINVAL;
-    rb_vault *v = rb_host_vault_acquire(ctx);
+    rb_vault *v = rb_host_vault_acquire(ctx, 0);
     if (!v)
         return RB_ERROR;
     rb_vault_entry *e = NULL;
@@ -241,7 +241,7 @@ rb_status rb_host_backup_to_url(rb_ctx *ctx, const char *set_id, const char *obj
     rb_http_engine *eng = engine(ctx);
     if (!eng)
         return RB_ERROR;
-    rb_vault *v = rb_host_vault_acquire(ctx);
+    rb_vault *v = rb_host_vault_acquire(ctx, 0);
     if (!v)
         return RB_ERROR;
     rb_vault_err err = {{0}};

@@ -14,10 +14,11 @@
 
 #define MAX_GET_BYTES (64u * 1024 * 1024)
 
-rb_vault *rb_host_vault_acquire(rb_ctx *ctx)
+rb_vault *rb_host_vault_acquire(rb_ctx *ctx, int write)
 {
     char err[1200];
-    rb_vault *v = rb_vault_session_acquire(ctx->vault, err, sizeof err);
+    rb_vault *v = write ? rb_vault_session_acquire(ctx->vault, err, sizeof err)
+                        : rb_vault_session_acquire_shared(ctx->vault, err, sizeof err);
     if (!v)
         rb_host_api_get()->set_error(ctx, "%s", err);
     return v;
@@ -65,7 +66,7 @@ rb_status rb_host_backup_put(rb_ctx *ctx, const char *source_id, const char *kin
         src[i].size = readers[i].len;
     }
     rb_status st = RB_ERROR;
-    rb_vault *v = rb_host_vault_acquire(ctx);
+    rb_vault *v = rb_host_vault_acquire(ctx, 1);
     if (v) {
         rb_vault_put_opts opts = {.resume_key = ctx->idempotency_key,
                                   .source_id = source_id,
@@ -99,7 +100,7 @@ rb_status rb_host_backup_list(rb_ctx *ctx, const char *source_id, const char *ki
     if (!sets)
         return RB_EINVAL;
     *sets = NULL;
-    rb_vault *v = rb_host_vault_acquire(ctx);
+    rb_vault *v = rb_host_vault_acquire(ctx, 0);
     if (!v)
         return RB_ERROR;
     char **ids = NULL;
@@ -180,7 +181,7 @@ rb_status rb_host_backup_get(rb_ctx *ctx, const char *set_id, const char *object
     *data = NULL;
     if (!set_id || !object)
         return RB_EINVAL;
-    rb_vault *v = rb_host_vault_acquire(ctx);
+    rb_vault *v = rb_host_vault_acquire(ctx, 0);
     if (!v)
         return RB_ERROR;
     /* Restore through the checked path into a private temporary file. */

@@ -7,9 +7,14 @@
 #include "core/util.h"
 #include "vault/vault.h"
 
+/* Opening is done once, under open_lock. Reads of the vault (lists,
+ * manifests, object reads, restores) share it; a write (a new set, a legal
+ * hold) has it alone: several disks can be restored at once, and a set
+ * being written is never read half-done by another call of the run. */
 struct rb_vault_session {
     const rb_config *cfg;
-    pthread_mutex_t lock;
+    pthread_mutex_t open_lock;
+    pthread_rwlock_t rw;
     int tried;
     char error[1100];
     rb_vault *vault;
@@ -19,7 +24,8 @@ rb_vault_session *rb_vault_session_new(const rb_config *cfg)
 {
     rb_vault_session *s = rb_xcalloc(1, sizeof *s);
     s->cfg = cfg;
-    pthread_mutex_init(&s->lock, NULL);
+    pthread_mutex_init(&s->open_lock, NULL);
+    pthread_rwlock_init(&s->rw, NULL);
     return s;
 }
 
@@ -28,17 +34,18 @@ void rb_vault_session_free(rb_vault_session *s)
     if (!s)
         return;
     rb_vault_close(s->vault);
-    pthread_mutex_destroy(&s->lock);
+    pthread_rwlock_destroy(&s->rw);
+    pthread_mutex_destroy(&s->open_lock);
     free(s);
 }
 
-rb_vault *rb_vault_session_acquire(rb_vault_session *s, char *err, size_t errlen)
+static rb_vault *open_once(rb_vault_session *s, char *err, size_t errlen)
 {
     if (!s) {
         snprintf(err, errlen, "no backup vault in this context");
         return NULL;
     }
-    pthread_mutex_lock(&s->lock);
+    pthread_mutex_lock(&s->open_lock);
     if (!s->tried) {
         s->tried = 1;
         rb_vault_err verr = {{0}};
@@ -47,27 +54,42 @@ rb_vault *rb_vault_session_acquire(rb_vault_session *s, char *err, size_t errlen
             s->vault = NULL;
         }
     }
-    if (!s->vault) {
+    rb_vault *v = s->vault;
+    if (!v)
         snprintf(err, errlen, "%s", s->error);
-        pthread_mutex_unlock(&s->lock);
-        return NULL;
-    }
-    return s->vault; /* locked until rb_vault_session_release */
+    pthread_mutex_unlock(&s->open_lock);
+    return v;
+}
+
+rb_vault *rb_vault_session_acquire(rb_vault_session *s, char *err, size_t errlen)
+{
+    rb_vault *v = open_once(s, err, errlen);
+    if (v)
+        pthread_rwlock_wrlock(&s->rw);
+    return v;
+}
+
+rb_vault *rb_vault_session_acquire_shared(rb_vault_session *s, char *err, size_t errlen)
+{
+    rb_vault *v = open_once(s, err, errlen);
+    if (v)
+        pthread_rwlock_rdlock(&s->rw);
+    return v;
 }
 
 void rb_vault_session_release(rb_vault_session *s)
 {
-    pthread_mutex_unlock(&s->lock);
+    pthread_rwlock_unlock(&s->rw);
 }
 
 int rb_vault_session_unlocked_note(rb_vault_session *s, char *buf, size_t len)
 {
     if (!s)
         return 0;
-    pthread_mutex_lock(&s->lock);
+    pthread_mutex_lock(&s->open_lock);
     const char *note = s->vault ? rb_vault_unlocked_note(s->vault) : NULL;
     if (note)
         snprintf(buf, len, "%s", note);
-    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&s->open_lock);
     return note != NULL;
 }

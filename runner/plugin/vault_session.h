@@ -1,6 +1,6 @@
 /* The backup vault of one run, as plugins see it through the host table:
- * opened on first use from the config's `vault` section, one operation at a
- * time (plugin actions call in from worker threads). */
+ * opened on first use from the config's `vault` section; reads at once,
+ * writes one at a time (plugin actions call in from worker threads). */
 #ifndef REBOUND_RUNNER_VAULT_SESSION_H
 #define REBOUND_RUNNER_VAULT_SESSION_H
 
@@ -15,8 +15,10 @@ void rb_vault_session_free(rb_vault_session *s); /* NULL is fine */
 
 /* Opens the vault if needed and locks it for one operation: returns it, or
  * NULL with a message (no secrets) in err. Every successful acquire needs
- * a release. */
+ * a release. acquire is for writes (exclusive); acquire_shared for reads,
+ * which may run at once. */
 rb_vault *rb_vault_session_acquire(rb_vault_session *s, char *err, size_t errlen);
+rb_vault *rb_vault_session_acquire_shared(rb_vault_session *s, char *err, size_t errlen);
 void rb_vault_session_release(rb_vault_session *s);
 
 /* 1 and the note in buf when the run's vault was opened on storage that

@@ -470,6 +470,37 @@ static void test_append_sync_from_four_threads(void **state)
     free(dir);
 }
 
+/* A call with several long-running operations: resume finds all of them,
+ * latest first, and only that call's. */
+static void test_ops_of_one_call_chain(void **state)
+{
+    (void)state;
+    char *dir = fresh_dir();
+    char *err = NULL;
+    rb_journal *j = rb_journal_create(dir, rec_of("{\"t\":\"run\",\"run_id\":\"r\"}"), &err);
+    assert_non_null(j);
+    assert_int_equal(rb_journal_append_sync(j, rec_of("{\"t\":\"op\",\"key\":\"k1\",\"op\":\"a\"}")), 0);
+    assert_int_equal(rb_journal_append_sync(j, rec_of("{\"t\":\"op\",\"key\":\"k2\",\"op\":\"x\"}")), 0);
+    assert_int_equal(rb_journal_append_sync(j, rec_of("{\"t\":\"op\",\"key\":\"k1\",\"op\":\"b\"}")), 0);
+    assert_int_equal(rb_journal_append_sync(j, rec_of("{\"t\":\"op\",\"key\":\"k1\",\"op\":\"c\"}")), 0);
+    assert_int_equal(rb_journal_close(j), 0);
+    rb_replay r;
+    assert_int_equal(rb_replay_read(dir, &r, &err), 0);
+    size_t at = 0;
+    assert_true(rb_strmap_get(&r.ops, "k1", &at));
+    const char *want[] = {"c", "b", "a"};
+    size_t n = 0;
+    for (size_t k = at; k != SIZE_MAX; k = r.op_prev[k]) {
+        assert_true(n < 3);
+        assert_string_equal(str_field(rb_replay_record(&r, k), "op"), want[n++]);
+    }
+    assert_int_equal(n, 3);
+    assert_true(rb_strmap_get(&r.ops, "k2", &at));
+    assert_int_equal(r.op_prev[at], SIZE_MAX);
+    rb_replay_free(&r);
+    free(dir);
+}
+
 static void test_durable_pending(void **state)
 {
     (void)state;
@@ -645,6 +676,7 @@ int main(void)
         cmocka_unit_test(test_trailing_text_on_a_line_is_corrupt),
         cmocka_unit_test(test_write_failure_is_sticky),
         cmocka_unit_test(test_append_sync_from_four_threads),
+        cmocka_unit_test(test_ops_of_one_call_chain),
         cmocka_unit_test(test_durable_pending),
         cmocka_unit_test(test_registered_secret_masked),
         cmocka_unit_test(test_secret_with_json_escapes_masked),

@@ -48,7 +48,7 @@ check "drill with one refused Put Page succeeded (exit $rc)" test "$rc" -eq 0
 check "restore-disks needed a second attempt" jqe '.steps[] | select(.name=="restore-disks") | .attempts == 2' d1/report.json
 check "the unfinished disk was deleted and uploaded again" grep -q "closed unfinished" d1.txt
 check "the disk finished before it was kept (uploaded-hash tag)" \
-  jqe -s 'any(.[]; .t == "call" and .outputs.already_restored == true)' d1/journal.jsonl
+  jqe -s 'any(.[]; .t == "call" and ((.outputs.disks // []) | any(.already_restored == true)))' d1/journal.jsonl
 check "every VM verified, every hash matches its manifest" verified d1
 
 # 2. Killed mid-upload, then resumed.
@@ -76,8 +76,10 @@ check "resume finished the drill (exit $rc)" test "$rc" -eq 0
 check "every VM verified, every hash matches its manifest" verified d2
 check "4 disks restored, each once" \
   jqe '.steps[] | select(.name=="restore-disks") | .outputs | .disks == 4 and ([.vms[][] | .id] | unique | length == 4)' d2/report.json
-check "the interrupted restore_disk re-attached to its operation" \
-  jqe -s '[.[] | select(.t=="intent" and .action=="restore_disk" and has("reattach"))] | length >= 1' d2/journal.jsonl
+check "the interrupted restore_disks re-attached to its operations" \
+  jqe -s '[.[] | select(.t=="intent" and .action=="restore_disks" and has("reattach"))] | length >= 1' d2/journal.jsonl
+check "its disks' operations were all journaled under the one call" \
+  jqe -s '[.[] | select(.t=="op")] | group_by(.key) | map(length) | max >= 2' d2/journal.jsonl
 puts=$(curl -s "$CTL/counters?method=PUT&path=/subscriptions/*/providers/Microsoft.Compute/disks/*" | jq -c '.routes')
 check "each disk created once ($puts)" jqe 'length == 4 and all(.[]; . == 1)' <<<"$puts"
 n_ok=0
