@@ -32,6 +32,13 @@ rb_status kv_index(rb_ctx *ctx, const char *vault, rb_value **index);
 /* The object of a backup set that holds that index (JSON). */
 #define KV_INDEX_OBJECT "index.json"
 
+/* The Azure geography of a region ("West Europe" or "westeurope" ->
+ * "Europe"), or NULL when the region is not known here (kv_geo.c). */
+const char *kv_geography(const char *region);
+/* The object of a Key Vault backup set that records the vault it came from:
+ * {id, location}. */
+#define KV_VAULT_OBJECT "vault.json"
+
 rb_status kv_inventory(rb_ctx *ctx, const rb_value *args, rb_value **out);
 rb_status kv_recover_deleted(rb_ctx *ctx, const rb_value *args, rb_value **out);
 rb_status kv_recover_deleted_plan(rb_ctx *ctx, const rb_value *args, rb_value **out);

@@ -2,6 +2,7 @@
  * (opaque, encrypted by the service; no secret value is ever seen in
  * clear) stored as one signed set in the backup vault, and restored into a
  * vault of the same subscription and geography. */
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -83,6 +84,27 @@ rb_status kv_backup(rb_ctx *ctx, const rb_value *args, rb_value **out)
         kv_host->mem_free(text);
         kv_host->value_free(index);
     }
+    /* Where the vault is: a restore is allowed only into its geography. */
+    if (st == RB_OK && RB_HOST_HAS(kv_host, json_encode)) {
+        char *id = kv_vault_id(args);
+        rb_value *res = NULL;
+        if (kv_host->arm_call(ctx, "GET", id, KV_ARM_API, NULL, &res, NULL) == RB_OK) {
+            rb_value *rec = kv_host->value_map();
+            kv_host->map_set(rec, "id", kv_host->value_string(kv_host->map_get_string(res, "id", id)));
+            kv_host->map_set(rec, "location",
+                             kv_host->value_string(kv_host->map_get_string(res, "location", "")));
+            char *text = kv_host->json_encode(rec);
+            if (text)
+                kv_host->map_set(objects, KV_VAULT_OBJECT, kv_host->value_string(text));
+            kv_host->mem_free(text);
+            kv_host->value_free(rec);
+        } else {
+            kv_host->log(ctx, RB_LOG_WARN, "vault %s: its location could not be read; the set "
+                                           "will not record it", vault);
+        }
+        kv_host->value_free(res);
+        kv_host->mem_free(id);
+    }
     rb_value *set = NULL;
     if (st == RB_OK) {
         char *id = kv_vault_id(args);
@@ -100,6 +122,8 @@ rb_status kv_backup(rb_ctx *ctx, const rb_value *args, rb_value **out)
     /* Key Vault items: the set's objects but its index. */
     int64_t items = kv_host->map_get_int(set, "objects", 0);
     if (kv_host->map_get(objects_seen, KV_INDEX_OBJECT))
+        items--;
+    if (kv_host->map_get(objects_seen, KV_VAULT_OBJECT))
         items--;
     kv_host->map_set(o, "items", kv_host->value_int(items));
     kv_host->map_set(o, "bytes", kv_host->value_copy(kv_host->map_get(set, "bytes")));
@@ -168,6 +192,56 @@ static rb_status check_subscription(rb_ctx *ctx, const rb_value *args, const cha
     return RB_EINVAL;
 }
 
+/* The location of an ARM resource, or "" (into buf). */
+static void location_of(rb_ctx *ctx, const char *id, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    rb_value *res = NULL;
+    if (id && *id && kv_host->arm_call(ctx, "GET", id, KV_ARM_API, NULL, &res, NULL) == RB_OK)
+        snprintf(buf, len, "%s", kv_host->map_get_string(res, "location", ""));
+    kv_host->value_free(res);
+}
+
+/* The backed-up vault's location: recorded in the set (vault.json), else
+ * the source vault's own if it still exists. */
+static void source_location(rb_ctx *ctx, const char *set_id, const char *source_id, char *buf,
+                            size_t len)
+{
+    buf[0] = '\0';
+    rb_value *data = NULL, *rec = NULL;
+    if (set_id && *set_id && RB_HOST_HAS(kv_host, json_decode) &&
+        kv_host->backup_get(ctx, set_id, KV_VAULT_OBJECT, &data) == RB_OK) {
+        size_t n = 0;
+        const char *t = kv_host->value_as_bytes(data, &n);
+        if (kv_host->json_decode(t, n, &rec) == RB_OK)
+            snprintf(buf, len, "%s", kv_host->map_get_string(rec, "location", ""));
+    }
+    kv_host->value_free(data);
+    kv_host->value_free(rec);
+    if (!buf[0])
+        location_of(ctx, source_id, buf, len);
+}
+
+/* Key Vault restores a backup only into the geography it came from: a
+ * target elsewhere is refused before anything is sent, also in plan mode.
+ * When either location is unknown the service decides. */
+static rb_status check_geography(rb_ctx *ctx, const rb_value *args, const char *set_id,
+                                 const char *source_id)
+{
+    char from[64], to[64];
+    source_location(ctx, set_id, source_id, from, sizeof from);
+    char *target = kv_vault_id(args);
+    location_of(ctx, target, to, sizeof to);
+    kv_host->mem_free(target);
+    const char *gf = kv_geography(from), *gt = kv_geography(to);
+    if (!gf || !gt || strcmp(gf, gt) == 0)
+        return RB_OK;
+    kv_host->set_error(ctx, "a Key Vault backup restores only into the geography it came from: "
+                            "%s (%s) is not in %s, where the backup was made (%s)",
+                       to, gt, gf, from);
+    return RB_EINVAL;
+}
+
 rb_status kv_restore(rb_ctx *ctx, const rb_value *args, rb_value **out)
 {
     const char *vault = kv_host->map_get_string(args, "name", "");
@@ -179,6 +253,9 @@ rb_status kv_restore(rb_ctx *ctx, const rb_value *args, rb_value **out)
     rb_status st = find_set(ctx, args, &set);
     if (st == RB_OK)
         st = check_subscription(ctx, args, kv_host->map_get_string(set, "source_id", ""));
+    if (st == RB_OK)
+        st = check_geography(ctx, args, kv_host->map_get_string(set, "set_id", ""),
+                             kv_host->map_get_string(set, "source_id", ""));
     if (st != RB_OK) {
         kv_host->value_free(set);
         return st;
@@ -245,6 +322,9 @@ rb_status kv_restore(rb_ctx *ctx, const rb_value *args, rb_value **out)
 rb_status kv_restore_plan(rb_ctx *ctx, const rb_value *args, rb_value **out)
 {
     rb_status st = check_subscription(ctx, args, kv_host->map_get_string(args, "source", ""));
+    if (st == RB_OK)
+        st = check_geography(ctx, args, kv_host->map_get_string(args, "set_id", ""),
+                             kv_host->map_get_string(args, "source", ""));
     if (st != RB_OK)
         return st;
     rb_value *o = kv_host->value_map();

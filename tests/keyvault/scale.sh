@@ -37,6 +37,12 @@ S2=33333333-3333-3333-3333-333333333333
   echo "          - type: Microsoft.KeyVault/vaults"
   echo "            name: kvdst"
   echo "            properties: {enableSoftDelete: true, enablePurgeProtection: true}"
+  echo "      - name: rg-us"
+  echo "        location: eastus"
+  echo "        resources:"
+  echo "          - type: Microsoft.KeyVault/vaults"
+  echo "            name: kvus"
+  echo "            properties: {enableSoftDelete: true, enablePurgeProtection: true}"
   echo "  - id: $S2"
   echo "    name: Elsewhere"
   echo "    resource_groups:"
@@ -160,7 +166,28 @@ check "with the reason" grep -q "restores only into the subscription it came fro
 "$REBOUND" run "${PD[@]}" --run-dir cross cross.lua >cross.txt 2>&1
 check "run refuses it too" grep -q "restores only into the subscription it came from" cross/report.json
 
-artifacts=(b1/* rr/* cnt/* rpo/* cross/* b1.txt rr1.txt rr2.txt cnt.txt rpo.txt cross.txt cross-plan.txt)
+# Across geographies (same subscription): West Europe's backup is refused in
+# East US, in plan mode and in run mode, and nothing is sent to that vault.
+cat >geo.lua <<'LUA'
+playbook { name = "kv-geo" }
+local kv = plugin "keyvault"
+step "restore" { effect = "write", run = function()
+  return kv.restore { subscription = "22222222-2222-2222-2222-222222222222", resource_group = "rg-us", name = "kvus",
+    source = "/subscriptions/22222222-2222-2222-2222-222222222222/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kvbig" } end }
+LUA
+"$REBOUND" plan "${PD[@]}" geo.lua >geo-plan.txt 2>&1
+rc=$?
+check "plan flags a restore into another geography (exit $rc)" test "$rc" -eq 1
+check "naming both geographies" grep -q "eastus (United States) is not in Europe" geo-plan.txt
+"$REBOUND" run "${PD[@]}" --run-dir geo geo.lua >geo.txt 2>&1
+rc=$?
+check "run refuses it too (exit $rc)" test "$rc" -eq 1
+check "and sends nothing to the vault" \
+  test "$(curl -s "$CTL/counters?method=POST&path=*kvus*restore*" | jq .count)" = 0
+"$REBOUND" vault restore -c rebound.yaml "$SET" vault.json --to vault.json >/dev/null 2>&1
+check "the set records where the vault was" jq -e '.location == "westeurope" and (.id | test("kvbig$"))' vault.json
+
+artifacts=(b1/* rr/* cnt/* rpo/* cross/* geo/* b1.txt rr1.txt rr2.txt cnt.txt rpo.txt cross.txt cross-plan.txt geo.txt geo-plan.txt)
 check "no secret value in any artifact or the backup vault" \
   bash -c "! grep -rlE 'Scale-Value' ${artifacts[*]} backups"
 check "no client secret in any artifact" bash -c "! grep -l -- '$SECRET' ${artifacts[*]}"
