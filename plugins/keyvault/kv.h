@@ -27,7 +27,8 @@ rb_value *kv_id_segment(const char *id, int from_end);
 
 /* The vault's items as compare checks them: a new map "kind/name" ->
  * {versions, enabled, expires, not_before, content_type, tags}, without the
- * key and secret Key Vault manages for each certificate. */
+ * key and secret Key Vault manages for each certificate; certificates,
+ * then keys, then secrets (the order backup stores them in). */
 rb_status kv_index(rb_ctx *ctx, const char *vault, rb_value **index);
 /* The object of a backup set that holds that index (JSON). */
 #define KV_INDEX_OBJECT "index.json"

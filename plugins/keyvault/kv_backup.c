@@ -10,80 +10,59 @@
 
 static const char *const kinds[] = {"certificates", "keys", "secrets"};
 
-/* Names of the items of one kind, skipping the secret and key Key Vault
- * manages for each certificate (the certificate's backup carries them). */
-static rb_status item_names(rb_ctx *ctx, const char *vault, const char *kind, rb_value **names)
-{
-    rb_value *items = NULL;
-    char *path = kv_host->str_format("/%s", kind);
-    rb_status st = kv_list_all(ctx, vault, path, &items);
-    kv_host->mem_free(path);
-    if (st != RB_OK)
-        return st;
-    const char *id_field = strcmp(kind, "keys") == 0 ? "kid" : "id";
-    *names = kv_host->value_list();
-    for (size_t i = 0; i < kv_host->value_len(items); i++) {
-        const rb_value *item = kv_host->list_get(items, i);
-        if (kv_host->map_get_bool(item, "managed", 0))
-            continue;
-        kv_host->list_append(*names, kv_id_segment(kv_host->map_get_string(item, id_field, NULL), 0));
-    }
-    kv_host->value_free(items);
-    return RB_OK;
-}
-
 rb_status kv_backup(rb_ctx *ctx, const rb_value *args, rb_value **out)
 {
     const char *vault = kv_host->map_get_string(args, "name", "");
+    /* One listing serves both: the items to back up (without the key and
+     * secret Key Vault manages for each certificate: the certificate's
+     * backup carries them) and the index compare will check a restore
+     * against (version counts, attributes, tags; no value: list endpoints
+     * never return one). */
+    rb_value *index = NULL;
+    rb_status st = kv_index(ctx, vault, &index);
+    if (st != RB_OK)
+        return st;
     rb_value *objects = kv_host->value_map();
     rb_value *counts = kv_host->value_map();
-    rb_status st = RB_OK;
-    for (size_t k = 0; k < 3 && st == RB_OK; k++) {
-        rb_value *names = NULL;
-        st = item_names(ctx, vault, kinds[k], &names);
-        if (st != RB_OK)
-            break;
-        size_t n = kv_host->value_len(names);
-        for (size_t i = 0; i < n && st == RB_OK; i++) {
-            const char *name = kv_host->value_as_string(kv_host->list_get(names, i));
-            if (!name)
-                continue;
-            char *path = kv_host->str_format("/%s/%s/backup", kinds[k], name);
-            rb_value *resp = NULL;
-            st = kv_host->vault_call(ctx, vault, "POST", path, KV_DATA_API, NULL, &resp, NULL);
-            kv_host->mem_free(path);
-            const char *blob = kv_host->map_get_string(resp, "value", NULL);
-            if (st == RB_OK && !blob) {
-                kv_host->set_error(ctx, "%s/%s: the backup answer has no value", kinds[k], name);
-                st = RB_EPROTO;
-            }
-            if (st == RB_OK) {
-                char *object = kv_host->str_format("%s/%s", kinds[k], name);
-                kv_host->map_set(objects, object, kv_host->value_string(blob));
-                kv_host->mem_free(object);
-            }
-            kv_host->value_free(resp);
-            if (kv_host->progress(ctx, i + 1, n))
-                st = RB_ECANCELED;
+    for (size_t k = 0; k < 3; k++)
+        kv_host->map_set(counts, kinds[k], kv_host->value_int(0));
+    size_t n = kv_host->value_len(index);
+    int64_t items = 0;
+    for (size_t i = 0; i < n && st == RB_OK; i++) {
+        const char *object = kv_host->map_key_at(index, i); /* "kind/name" */
+        const char *slash = strchr(object, '/');
+        char *path = kv_host->str_format("/%s/backup", object);
+        rb_value *resp = NULL;
+        st = kv_host->vault_call(ctx, vault, "POST", path, KV_DATA_API, NULL, &resp, NULL);
+        kv_host->mem_free(path);
+        const char *blob = kv_host->map_get_string(resp, "value", NULL);
+        if (st == RB_OK && !blob) {
+            kv_host->set_error(ctx, "%s: the backup answer has no value", object);
+            st = RB_EPROTO;
         }
-        kv_host->map_set(counts, kinds[k], kv_host->value_int((int64_t)n));
-        kv_host->value_free(names);
+        if (st == RB_OK) {
+            kv_host->map_set(objects, object, kv_host->value_string(blob));
+            char *kind = kv_host->str_format("%.*s", (int)(slash - object), object);
+            kv_host->map_set(counts, kind,
+                             kv_host->value_int(kv_host->map_get_int(counts, kind, 0) + 1));
+            kv_host->mem_free(kind);
+            items++;
+        }
+        kv_host->value_free(resp);
+        if (st == RB_OK && kv_host->progress(ctx, i + 1, n))
+            st = RB_ECANCELED;
     }
-    if (st == RB_OK && kv_host->value_len(objects) == 0) {
+    if (st == RB_OK && items == 0) {
         kv_host->set_error(ctx, "vault %s has nothing to back up", vault);
         st = RB_ENOTFOUND;
     }
-    /* What compare will check a restore against: names, version counts,
-     * attributes, tags (no value: list endpoints never return one). */
     if (st == RB_OK && RB_HOST_HAS(kv_host, json_encode)) {
-        rb_value *index = NULL;
-        st = kv_index(ctx, vault, &index);
-        char *text = st == RB_OK ? kv_host->json_encode(index) : NULL;
+        char *text = kv_host->json_encode(index);
         if (text)
             kv_host->map_set(objects, KV_INDEX_OBJECT, kv_host->value_string(text));
         kv_host->mem_free(text);
-        kv_host->value_free(index);
     }
+    kv_host->value_free(index);
     /* Where the vault is: a restore is allowed only into its geography. */
     if (st == RB_OK && RB_HOST_HAS(kv_host, json_encode)) {
         char *id = kv_vault_id(args);
@@ -111,25 +90,17 @@ rb_status kv_backup(rb_ctx *ctx, const rb_value *args, rb_value **out)
         st = kv_host->backup_put(ctx, id, "keyvault", objects, &set);
         kv_host->mem_free(id);
     }
-    rb_value *objects_seen = objects;
+    kv_host->value_free(objects);
     if (st != RB_OK) {
-        kv_host->value_free(objects);
         kv_host->value_free(counts);
         return st;
     }
     rb_value *o = kv_host->value_map();
     kv_host->map_set(o, "set_id", kv_host->value_copy(kv_host->map_get(set, "set_id")));
-    /* Key Vault items: the set's objects but its index. */
-    int64_t items = kv_host->map_get_int(set, "objects", 0);
-    if (kv_host->map_get(objects_seen, KV_INDEX_OBJECT))
-        items--;
-    if (kv_host->map_get(objects_seen, KV_VAULT_OBJECT))
-        items--;
     kv_host->map_set(o, "items", kv_host->value_int(items));
     kv_host->map_set(o, "bytes", kv_host->value_copy(kv_host->map_get(set, "bytes")));
     kv_host->map_set(o, "counts", counts);
     kv_host->value_free(set);
-    kv_host->value_free(objects_seen);
     *out = o;
     return RB_OK;
 }

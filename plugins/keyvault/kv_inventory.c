@@ -166,7 +166,9 @@ static rb_value *index_entry(const rb_value *e)
 
 rb_status kv_index(rb_ctx *ctx, const char *vault, rb_value **index)
 {
-    static const char *const kinds[] = {"secrets", "keys", "certificates"};
+    /* Certificates first: a backup restores them (and the key and secret
+     * they carry) before the standalone keys and secrets. */
+    static const char *const kinds[] = {"certificates", "keys", "secrets"};
     *index = kv_host->value_map();
     for (size_t k = 0; k < 3; k++) {
         rb_value *list = NULL;

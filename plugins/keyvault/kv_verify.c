@@ -208,8 +208,7 @@ rb_status kv_compare(rb_ctx *ctx, const rb_value *args, rb_value **out)
     rb_value *live = NULL, *index = NULL, *live_index = NULL;
     rb_value *differences = kv_host->value_list(), *values_differ = kv_host->value_list();
     int64_t values_checked = 0;
-    st = live_objects(ctx, vault, &live);
-    if (st == RB_OK && has_index && RB_HOST_HAS(kv_host, json_decode)) {
+    if (has_index && RB_HOST_HAS(kv_host, json_decode)) {
         rb_value *text = NULL;
         st = kv_host->backup_get(ctx, set_id, KV_INDEX_OBJECT, &text);
         size_t len = 0;
@@ -219,8 +218,16 @@ rb_status kv_compare(rb_ctx *ctx, const rb_value *args, rb_value **out)
             st = RB_ECORRUPT;
         }
         kv_host->value_free(text);
+        /* The restored vault's index names its items too: one listing. */
         if (st == RB_OK)
             st = kv_index(ctx, vault, &live_index);
+        if (st == RB_OK) {
+            live = kv_host->value_list();
+            for (size_t i = 0; i < kv_host->value_len(live_index); i++)
+                kv_host->list_append(live, kv_host->value_string(kv_host->map_key_at(live_index, i)));
+        }
+    } else {
+        st = live_objects(ctx, vault, &live);
     }
     rb_value *missing = st == RB_OK ? missing_from(want, live) : NULL;
     for (size_t i = 0; st == RB_OK && index && i < kv_host->value_len(index); i++) {
