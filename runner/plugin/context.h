@@ -59,6 +59,9 @@ rb_status rb_host_arm_list(rb_ctx *ctx, const char *path, const char *api_versio
 rb_status rb_host_vault_call(rb_ctx *ctx, const char *vault, const char *method, const char *path,
                              const char *api_version, const rb_value *body, rb_value **response,
                              int *http_status);
+/* The run's HTTP engine (its Azure session, created on first use), or NULL
+ * after setting the step error. */
+struct rb_http_engine *rb_host_engine(rb_ctx *ctx);
 
 /* The backup-vault routines of the host table (host_vault.c). */
 rb_status rb_host_backup_put(rb_ctx *ctx, const char *source_id, const char *kind,

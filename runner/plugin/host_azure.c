@@ -22,6 +22,12 @@ static rb_status session_or_fail(rb_ctx *ctx, rb_azure **az)
     return st;
 }
 
+rb_http_engine *rb_host_engine(rb_ctx *ctx)
+{
+    rb_azure *az = NULL;
+    return session_or_fail(ctx, &az) == RB_OK ? rb_azure_engine(az) : NULL;
+}
+
 static rb_status fail(rb_ctx *ctx, rb_status st, const rb_az_err *err)
 {
     rb_host_api_get()->set_error(ctx, "%s", err->msg[0] ? err->msg : rb_status_name(st));

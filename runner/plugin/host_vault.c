@@ -1,5 +1,6 @@
-/* The backup-vault routines of the host table (ABI 1.2): plugins write and
- * read signed, never-overwritten backup sets only through these. */
+/* The backup-vault routines of the host table (ABI 1.2, and backup_put_stream
+ * of 1.3): plugins write and read signed, never-overwritten backup sets only
+ * through these. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,8 @@
 #include "core/values.h"
 #include "plugin/context.h"
 #include "plugin/vault_session.h"
+#include "vault/manifest.h"
+#include "vault/url.h"
 #include "vault/vault.h"
 
 #define MAX_GET_BYTES (64u * 1024 * 1024)
@@ -40,58 +43,155 @@ static rb_status mem_read(void *user, void *buf, size_t cap, size_t *got)
     return RB_OK;
 }
 
-rb_status rb_host_backup_put(rb_ctx *ctx, const char *source_id, const char *kind,
-                             const rb_value *objects, rb_value **set)
+/* Progress of a set as one total across its objects. */
+typedef struct put_progress {
+    rb_ctx *ctx;
+    uint64_t total;
+    uint64_t before;     /* bytes of the objects already done */
+    const char *current; /* the object in progress */
+    uint64_t current_done;
+} put_progress;
+
+static int put_progress_fn(void *user, const char *object, uint64_t done, uint64_t total)
+{
+    put_progress *p = user;
+    (void)total;
+    if (!p->current || strcmp(p->current, object) != 0) {
+        p->before += p->current_done;
+        p->current = object;
+    }
+    p->current_done = done;
+    return rb_host_api_get()->progress(p->ctx, p->before + done, p->total);
+}
+
+/* One source of a set: a map value {url, size, server_copy} when streams
+ * are allowed (backup_put_stream), else bytes or a string in memory. */
+static rb_status open_source(rb_ctx *ctx, const rb_value *val, int streams, rb_vault_source *src,
+                             mem_reader *mem, rb_vault_url_source **url_src)
+{
+    if (!streams || rbv_type(val) != RB_VMAP) {
+        size_t len = 0;
+        mem->data = rbv_as_bytes(val, &len);
+        mem->len = mem->data ? len : 0;
+        if (!mem->data)
+            mem->data = "";
+        src->read = mem_read;
+        src->user = mem;
+        src->size = mem->len;
+        return RB_OK;
+    }
+    const char *url = rbv_map_get_string(val, "url", NULL);
+    if (!url) {
+        rb_host_api_get()->set_error(ctx, "backup_put_stream: object %s: a map needs a url",
+                                     src->name);
+        return RB_EINVAL;
+    }
+    rb_http_engine *eng = rb_host_engine(ctx);
+    if (!eng)
+        return RB_ERROR;
+    rb_vault_err err = {{0}};
+    rb_status st = rb_vault_url_source_open(eng, url, rbv_map_get_int(val, "size", -1),
+                                            &ctx->cancel, src, url_src, &err);
+    if (rbv_map_get_bool(val, "server_copy", 0))
+        src->copy_url = url;
+    if (st != RB_OK)
+        rb_host_api_get()->set_error(ctx, "object %s: %s", src->name, err.msg);
+    return st;
+}
+
+/* Writes one set: backup_put (objects in memory: one block worker, and the
+ * outputs of ABI 1.2) and backup_put_stream (objects may be SAS URLs: block
+ * workers, progress across the set, and each object's SHA-256 back). */
+static rb_status put_set(rb_ctx *ctx, const char *source_id, const char *kind,
+                         const rb_value *objects, int streams, rb_value **set)
 {
     if (set)
         *set = NULL;
     size_t n = rbv_len(objects);
     if (!ctx || !source_id || !kind || rbv_type(objects) != RB_VMAP || n == 0) {
         if (ctx)
-            rb_host_api_get()->set_error(ctx, "backup_put needs a source id, a kind and a "
-                                              "non-empty map of objects");
+            rb_host_api_get()->set_error(ctx, "%s needs a source id, a kind and a non-empty map "
+                                              "of objects",
+                                         streams ? "backup_put_stream" : "backup_put");
         return RB_EINVAL;
     }
     rb_vault_source *src = rb_xcalloc(n, sizeof *src);
-    mem_reader *readers = rb_xcalloc(n, sizeof *readers);
-    for (size_t i = 0; i < n; i++) {
-        size_t len = 0;
-        readers[i].data = rbv_as_bytes(rbv_map_value_at(objects, i), &len);
-        readers[i].len = readers[i].data ? len : 0;
-        if (!readers[i].data)
-            readers[i].data = "";
+    mem_reader *mems = rb_xcalloc(n, sizeof *mems);
+    rb_vault_url_source **urls = rb_xcalloc(n, sizeof *urls);
+    rb_status st = RB_OK;
+    uint64_t total = 0;
+    for (size_t i = 0; i < n && st == RB_OK; i++) {
         src[i].name = rbv_map_key_at(objects, i);
-        src[i].read = mem_read;
-        src[i].user = &readers[i];
-        src[i].size = readers[i].len;
+        st = open_source(ctx, rbv_map_value_at(objects, i), streams, &src[i], &mems[i], &urls[i]);
+        total += src[i].size;
     }
-    rb_status st = RB_ERROR;
-    rb_vault *v = rb_host_vault_acquire(ctx, 1);
+    rb_vault *v = st == RB_OK ? rb_host_vault_acquire(ctx, 1) : NULL;
+    if (st == RB_OK && !v)
+        st = RB_ERROR;
     if (v) {
+        put_progress prog = {.ctx = ctx, .total = total};
         rb_vault_put_opts opts = {.resume_key = ctx->idempotency_key,
                                   .source_id = source_id,
                                   .kind = kind,
                                   .plugin = ctx->plugin,
-                                  .parallel = 1};
+                                  .parallel = streams ? 0 : 1,
+                                  .progress = streams ? put_progress_fn : NULL,
+                                  .progress_user = &prog};
         rb_vault_put_stats stats;
         memset(&stats, 0, sizeof stats);
         rb_vault_err err = {{0}};
         st = rb_vault_put(v, src, n, &opts, &stats, &err);
-        rb_vault_session_release(ctx->vault);
         if (st != RB_OK) {
-            rb_host_api_get()->set_error(ctx, "backup of %s: %s", source_id, err.msg);
+            /* A source's own error says more than the vault's "read failed". */
+            const char *why = err.msg;
+            for (size_t i = 0; i < n; i++)
+                if (urls[i] && rb_vault_url_source_error(urls[i])[0])
+                    why = rb_vault_url_source_error(urls[i]);
+            rb_host_api_get()->set_error(ctx, "backup of %s: %s", source_id, why);
         } else if (set) {
             rb_value *m = rbv_map();
             rbv_map_set(m, "set_id", rbv_string(stats.set_id));
             rbv_map_set(m, "bytes", rbv_int((int64_t)stats.bytes));
             rbv_map_set(m, "objects", rbv_int((int64_t)n));
             rbv_map_set(m, "resumed", rbv_bool(stats.resumed));
+            if (streams) {
+                rbv_map_set(m, "bytes_sent", rbv_int((int64_t)stats.bytes_sent));
+                rb_value *sums = rbv_map();
+                rb_vault_entry *e = NULL;
+                rb_vault_manifest *man = NULL;
+                rb_vault_err merr = {{0}};
+                if (rb_vault_entry_read(v, stats.set_id, &e, &merr) == RB_OK &&
+                    rb_vault_manifest_read(v, e, &man, &merr) == RB_OK) {
+                    for (size_t o = 0; o < man->n_objects; o++)
+                        rbv_map_set(sums, man->objects[o].name,
+                                    rbv_string(man->objects[o].sha256));
+                }
+                rb_vault_manifest_free(man);
+                rb_vault_entry_free(e);
+                rbv_map_set(m, "sha256", sums);
+            }
             *set = m;
         }
+        rb_vault_session_release(ctx->vault);
     }
+    for (size_t i = 0; i < n; i++)
+        rb_vault_url_source_free(urls[i]);
+    free(urls);
+    free(mems);
     free(src);
-    free(readers);
     return st;
+}
+
+rb_status rb_host_backup_put(rb_ctx *ctx, const char *source_id, const char *kind,
+                             const rb_value *objects, rb_value **set)
+{
+    return put_set(ctx, source_id, kind, objects, 0, set);
+}
+
+rb_status rb_host_backup_put_stream(rb_ctx *ctx, const char *source_id, const char *kind,
+                                    const rb_value *objects, rb_value **set)
+{
+    return put_set(ctx, source_id, kind, objects, 1, set);
 }
 
 rb_status rb_host_backup_list(rb_ctx *ctx, const char *source_id, const char *kind,
