@@ -29,7 +29,6 @@ typedef struct job {
     int use_plan;
     rb_ctx ctx;
     char key[33];
-    char *op_id;
     char **op_ids;            /* every journaled operation of the call, latest first */
     atomic_int *ops_used;
     rb_status status;
@@ -309,7 +308,6 @@ static void job_free(job *jb)
 {
     rbv_free(jb->args);
     rbv_free(jb->out);
-    free(jb->op_id);
     for (char **p = jb->op_ids; p && *p; p++)
         free(*p);
     free(jb->op_ids);
@@ -371,7 +369,6 @@ static rb_call_outcome hook_call(void *data, const rb_loaded_plugin *p, const rb
         if (rb_strmap_get(&o->replay->ops, jb->key, &at) &&
             !rb_strmap_get(&s->ops_handed, jb->key, &used)) {
             const cJSON *rec = rb_replay_record(o->replay, at);
-            jb->op_id = rb_xstrdup(cJSON_GetStringValue(cJSON_GetObjectItem(rec, "op")));
             /* The map borrows its keys: the replay's copy lives for the run. */
             rb_strmap_set(&s->ops_handed, cJSON_GetStringValue(cJSON_GetObjectItem(rec, "key")), 1);
             size_t n_ops = 0;
@@ -403,7 +400,7 @@ static rb_call_outcome hook_call(void *data, const rb_loaded_plugin *p, const rb
     jb->ctx.plugin = p->def->name;
     jb->ctx.action = a->name;
     jb->ctx.idempotency_key = jb->key;
-    jb->ctx.operation_id = jb->op_id;
+    jb->ctx.operation_id = jb->op_ids ? jb->op_ids[0] : NULL; /* the latest */
     jb->ctx.operation_ids = (const char *const *)jb->op_ids;
     jb->ctx.operations_used = jb->ops_used;
     if (p->settings)
@@ -447,8 +444,8 @@ static rb_call_outcome hook_call(void *data, const rb_loaded_plugin *p, const rb
         char digest[65];
         rbv_digest(args, digest);
         cJSON_AddStringToObject(rec, "input", digest);
-        if (jb->op_id)
-            cJSON_AddStringToObject(rec, "reattach", jb->op_id);
+        if (jb->ctx.operation_id)
+            cJSON_AddStringToObject(rec, "reattach", jb->ctx.operation_id);
         rb_journal_append(o->journal, rec, 1);
         jb->held_next = s->held;
         s->held = jb;

@@ -22,12 +22,11 @@ struct rb_ctx {
     const char *plugin;          /* plugin name, for logs */
     const char *action;          /* action name, for logs */
     const char *idempotency_key; /* never NULL */
-    const char *operation_id;    /* from an interrupted attempt, or NULL */
-    atomic_int operation_used;   /* set by the host once a request re-attached to it */
+    const char *operation_id;    /* the latest one an interrupted attempt saved, or NULL */
     /* Every operation the interrupted attempt journaled (an action may make
      * several long-running calls, at once too), latest first, NULL-ended,
-     * each claimed once (used[i]) by the request it was saved for; NULL when
-     * only operation_id is known. */
+     * each claimed once (operations_used[i]) by the request it was saved
+     * for; NULL when there are none. */
     const char *const *operation_ids;
     atomic_int *operations_used;
     const rb_value *settings;    /* plugin settings map; never NULL */

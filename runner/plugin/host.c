@@ -280,7 +280,6 @@ void rb_ctx_init(rb_ctx *ctx)
 {
     memset(ctx, 0, sizeof *ctx);
     atomic_init(&ctx->cancel, 0);
-    atomic_init(&ctx->operation_used, 0);
     atomic_init(&ctx->progress_done, 0);
     atomic_init(&ctx->progress_total, 0);
     ctx->settings = rb_host_empty_map();

@@ -43,18 +43,11 @@ static int is_read(const char *method)
  * started, claimed so that no other request uses it, or NULL. */
 static const char *claim_operation(rb_ctx *ctx, const char *method, const char *path)
 {
-    if (ctx->operation_ids && ctx->operations_used) {
-        for (size_t i = 0; ctx->operation_ids[i]; i++)
-            if (!atomic_load(&ctx->operations_used[i]) &&
-                rb_arm_op_is_for(ctx->operation_ids[i], method, path) &&
-                !atomic_exchange(&ctx->operations_used[i], 1))
-                return ctx->operation_ids[i];
-        return NULL;
-    }
-    if (ctx->operation_id && !atomic_load(&ctx->operation_used) &&
-        rb_arm_op_is_for(ctx->operation_id, method, path) &&
-        !atomic_exchange(&ctx->operation_used, 1))
-        return ctx->operation_id;
+    for (size_t i = 0; ctx->operation_ids && ctx->operation_ids[i]; i++)
+        if (!atomic_load(&ctx->operations_used[i]) &&
+            rb_arm_op_is_for(ctx->operation_ids[i], method, path) &&
+            !atomic_exchange(&ctx->operations_used[i], 1))
+            return ctx->operation_ids[i];
     return NULL;
 }
 
