@@ -25,21 +25,15 @@ typedef struct pool {
     size_t n, next;
 } pool;
 
-static char *job_disk_id(const rb_value *args)
-{
-    return H->str_format("/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Compute/disks/%s",
-                         H->map_get_string(args, "subscription", ""),
-                         H->map_get_string(args, "resource_group", ""),
-                         H->map_get_string(args, "name", ""));
-}
-
 static void run_job(disk_job *j)
 {
     j->st = vm_restore_disk(j->ctx, j->args, &j->out);
     if (j->st != RB_OK) {
         /* Whatever failed, no write SAS outlives the attempt. */
         rb_value *ea = H->value_map(), *eo = NULL;
-        char *id = job_disk_id(j->args);
+        char *id = vm_res_id(H->map_get_string(j->args, "subscription", ""),
+                             H->map_get_string(j->args, "resource_group", ""),
+                             "Microsoft.Compute/disks", H->map_get_string(j->args, "name", ""));
         vm_set_str(ea, "id", id);
         rb_status es = vm_end_access(j->ctx, ea, &eo);
         if (es != RB_OK && es != RB_ENOTFOUND)

@@ -151,37 +151,34 @@ rc=$?
 check "a missing backup fails verification (exit $rc)" test "$rc" -eq 1
 check "the missing item is named" grep -q "secrets/late" rpo/report.json
 
-# Across subscriptions: refused in plan mode and in run mode.
-cat >cross.lua <<'LUA'
-playbook { name = "kv-cross" }
+# refused_restore NAME SUBSCRIPTION GROUP VAULT REASON: a restore of kvbig's
+# newest set into VAULT is refused with REASON in plan mode and in run mode
+# (files NAME.lua, NAME-plan.txt, NAME.txt, run dir NAME).
+refused_restore() {
+  local name=$1 sub=$2 rg=$3 vault=$4 reason=$5 rc
+  cat >"$name.lua" <<LUA
+playbook { name = "kv-$name" }
 local kv = plugin "keyvault"
 step "restore" { effect = "write", run = function()
-  return kv.restore { subscription = "33333333-3333-3333-3333-333333333333", resource_group = "rg2", name = "kvx",
-    source = "/subscriptions/22222222-2222-2222-2222-222222222222/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kvbig" } end }
+  return kv.restore { subscription = "$sub", resource_group = "$rg", name = "$vault",
+    source = "/subscriptions/$S/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kvbig" } end }
 LUA
-"$REBOUND" plan "${PD[@]}" cross.lua >cross-plan.txt 2>&1
-rc=$?
-check "plan flags a restore across subscriptions (exit $rc)" test "$rc" -eq 1
-check "with the reason" grep -q "restores only into the subscription it came from" cross-plan.txt
-"$REBOUND" run "${PD[@]}" --run-dir cross cross.lua >cross.txt 2>&1
-check "run refuses it too" grep -q "restores only into the subscription it came from" cross/report.json
+  "$REBOUND" plan "${PD[@]}" "$name.lua" >"$name-plan.txt" 2>&1
+  rc=$?
+  check "$name: plan flags the restore (exit $rc)" test "$rc" -eq 1
+  check "$name: plan says why" grep -q "$reason" "$name-plan.txt"
+  "$REBOUND" run "${PD[@]}" --run-dir "$name" "$name.lua" >"$name.txt" 2>&1
+  rc=$?
+  check "$name: run refuses it too (exit $rc)" test "$rc" -eq 1
+  check "$name: and says why" grep -q "$reason" "$name/report.json"
+}
+
+# Across subscriptions: refused in plan mode and in run mode.
+refused_restore cross "$S2" rg2 kvx "restores only into the subscription it came from"
 
 # Across geographies (same subscription): West Europe's backup is refused in
 # East US, in plan mode and in run mode, and nothing is sent to that vault.
-cat >geo.lua <<'LUA'
-playbook { name = "kv-geo" }
-local kv = plugin "keyvault"
-step "restore" { effect = "write", run = function()
-  return kv.restore { subscription = "22222222-2222-2222-2222-222222222222", resource_group = "rg-us", name = "kvus",
-    source = "/subscriptions/22222222-2222-2222-2222-222222222222/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kvbig" } end }
-LUA
-"$REBOUND" plan "${PD[@]}" geo.lua >geo-plan.txt 2>&1
-rc=$?
-check "plan flags a restore into another geography (exit $rc)" test "$rc" -eq 1
-check "naming both geographies" grep -q "eastus (United States) is not in Europe" geo-plan.txt
-"$REBOUND" run "${PD[@]}" --run-dir geo geo.lua >geo.txt 2>&1
-rc=$?
-check "run refuses it too (exit $rc)" test "$rc" -eq 1
+refused_restore geo "$S" rg-us kvus "eastus (United States) is not in Europe"
 check "and sends nothing to the vault" \
   test "$(curl -s "$CTL/counters?method=POST&path=*kvus*restore*" | jq .count)" = 0
 "$REBOUND" vault restore -c rebound.yaml "$SET" vault.json --to vault.json >/dev/null 2>&1
