@@ -327,6 +327,46 @@ rb_status rb_blob_put_block_list(rb_blob_client *c, const char *container, const
     return st;
 }
 
+/* Get Blob of [offset, offset + len) (len 0: to the end; no range header
+ * for the whole blob), the body to sink or, with sink NULL, into the
+ * response (at most max bytes; 0 = the engine's limit). */
+static rb_status get_range(rb_blob_client *c, const char *container, const char *blob,
+                           uint64_t offset, uint64_t len, rb_http_sink_fn sink, void *user,
+                           size_t max, const rb_az_call_opts *opts, rb_http_response **resp,
+                           rb_az_err *err)
+{
+    rb_strv h = {0};
+    if (len)
+        rb_strv_addf(&h, "x-ms-range: bytes=%llu-%llu", (unsigned long long)offset,
+                     (unsigned long long)(offset + len - 1));
+    else if (offset)
+        rb_strv_addf(&h, "x-ms-range: bytes=%llu-", (unsigned long long)offset);
+    rb_strv_addf(&h, "x-ms-version: %s", c->version);
+    char *url = make_url(c, container, blob, NULL);
+    rb_http_request req = {.method = "GET",
+                           .url = url,
+                           .headers = (const char *const *)h.v,
+                           .sink = sink,
+                           .sink_user = user};
+    rb_az_call_opts o = {0};
+    if (opts)
+        o = *opts;
+    if (max)
+        o.max_body_bytes = max;
+    rb_status st = url && h.v ? rb_az_send(c->eng, c->auth, &req, &o, resp, err)
+                              : rb_az_fail(err, RB_ENOMEM, "out of memory");
+    rb_strv_free(&h);
+    free(url);
+    return st;
+}
+
+/* A 200 for a range is fine only when it holds no more than was asked from
+ * the start (the whole blob fits). */
+static int range_ignored(long status, uint64_t offset, uint64_t len, uint64_t got)
+{
+    return (offset || len) && status != 206 && !(offset == 0 && (len == 0 || got <= len));
+}
+
 rb_status rb_blob_get(rb_blob_client *c, const char *container, const char *blob,
                       uint64_t offset, uint64_t len, size_t max, const rb_az_call_opts *opts,
                       char **data, size_t *data_len, rb_az_err *err)
@@ -334,23 +374,9 @@ rb_status rb_blob_get(rb_blob_client *c, const char *container, const char *blob
     *data = NULL;
     if (data_len)
         *data_len = 0;
-    rb_strv h = {0};
-    if (offset || len) {
-        if (len)
-            rb_strv_addf(&h, "x-ms-range: bytes=%llu-%llu", (unsigned long long)offset,
-                         (unsigned long long)(offset + len - 1));
-        else
-            rb_strv_addf(&h, "x-ms-range: bytes=%llu-", (unsigned long long)offset);
-    }
-    char *url = make_url(c, container, blob, NULL);
     rb_http_response *resp = NULL;
-    rb_status st = url ? blob_send(c, "GET", url, (const char *const *)h.v, NULL, 0, opts, max,
-                                   &resp, err)
-                       : rb_az_fail(err, RB_ENOMEM, "out of memory");
-    free(url);
-    rb_strv_free(&h);
-    if (st == RB_OK && (offset || len) && resp->status != 206 &&
-        !(offset == 0 && (len == 0 || resp->body_len <= len)))
+    rb_status st = get_range(c, container, blob, offset, len, NULL, NULL, max, opts, &resp, err);
+    if (st == RB_OK && range_ignored(resp->status, offset, len, resp->body_len))
         st = rb_az_fail(err, RB_EPROTO, "GET %s/%s: the service ignored the range (HTTP %ld)",
                         container, blob, resp->status);
     if (st == RB_OK) {
@@ -402,34 +428,19 @@ rb_status rb_blob_get_into(rb_blob_client *c, const char *container, const char 
                            const rb_az_call_opts *opts, size_t *got, rb_az_err *err)
 {
     *got = 0;
-    rb_strv h = {0};
-    if (len)
-        rb_strv_addf(&h, "x-ms-range: bytes=%llu-%llu", (unsigned long long)offset,
-                     (unsigned long long)(offset + len - 1));
-    else
-        rb_strv_addf(&h, "x-ms-range: bytes=%llu-", (unsigned long long)offset);
-    rb_strv_addf(&h, "x-ms-version: %s", c->version);
-    char *url = make_url(c, container, blob, NULL);
     struct fixed_sink f = {.buf = buf, .cap = cap};
-    rb_http_request req = {.method = "GET",
-                           .url = url,
-                           .headers = (const char *const *)h.v,
-                           .sink = fixed_sink_write,
-                           .sink_user = &f};
     rb_http_response *resp = NULL;
-    rb_status st = url && h.v ? rb_az_send(c->eng, c->auth, &req, opts, &resp, err)
-                              : rb_az_fail(err, RB_ENOMEM, "out of memory");
+    rb_status st =
+        get_range(c, container, blob, offset, len, fixed_sink_write, &f, 0, opts, &resp, err);
     if (f.overflow)
         st = rb_az_fail(err, RB_EPROTO, "GET %s/%s: the range is larger than the %zu-byte buffer",
                         container, blob, cap);
-    else if (st == RB_OK && resp->status != 206 && !(offset == 0 && (len == 0 || f.used <= len)))
+    else if (st == RB_OK && range_ignored(resp->status, offset, len, f.used))
         st = rb_az_fail(err, RB_EPROTO, "GET %s/%s: the service ignored the range (HTTP %ld)",
                         container, blob, resp->status);
     else if (st == RB_OK)
         *got = f.used;
     rb_http_response_free(resp);
-    rb_strv_free(&h);
-    free(url);
     return st;
 }
 
@@ -437,28 +448,12 @@ rb_status rb_blob_get_stream(rb_blob_client *c, const char *container, const cha
                              uint64_t offset, uint64_t len, rb_http_sink_fn sink, void *user,
                              const rb_az_call_opts *opts, rb_az_err *err)
 {
-    rb_strv h = {0};
-    if (len)
-        rb_strv_addf(&h, "x-ms-range: bytes=%llu-%llu", (unsigned long long)offset,
-                     (unsigned long long)(offset + len - 1));
-    else if (offset)
-        rb_strv_addf(&h, "x-ms-range: bytes=%llu-", (unsigned long long)offset);
-    rb_strv_addf(&h, "x-ms-version: %s", c->version);
-    char *url = make_url(c, container, blob, NULL);
-    rb_http_request req = {.method = "GET",
-                           .url = url,
-                           .headers = (const char *const *)h.v,
-                           .sink = sink,
-                           .sink_user = user};
     rb_http_response *resp = NULL;
-    rb_status st = url && h.v ? rb_az_send(c->eng, c->auth, &req, opts, &resp, err)
-                              : rb_az_fail(err, RB_ENOMEM, "out of memory");
+    rb_status st = get_range(c, container, blob, offset, len, sink, user, 0, opts, &resp, err);
     if (st == RB_OK && (offset || len) && resp->status != 206)
         st = rb_az_fail(err, RB_EPROTO, "GET %s/%s: the service ignored the range (HTTP %ld)",
                         container, blob, resp->status);
     rb_http_response_free(resp);
-    rb_strv_free(&h);
-    free(url);
     return st;
 }
 
