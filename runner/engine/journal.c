@@ -155,6 +155,18 @@ static int write_all(int fd, const char *p, size_t n)
     return 0;
 }
 
+/* Called with the lock held, after an fdatasync that covered every record
+ * up to number upto. */
+static void mark_synced(rb_journal *j, uint64_t upto, int64_t now)
+{
+    j->syncs++;
+    j->synced = upto;
+    j->dirty = 0;
+    j->durable_pending = j->seq > upto;
+    j->last_sync_ms = now;
+    pthread_cond_broadcast(&j->synced_cond);
+}
+
 /* Called with the lock held. */
 static int commit_locked(rb_journal *j, int force)
 {
@@ -178,12 +190,7 @@ static int commit_locked(rb_journal *j, int force)
             j->failed = 1;
             return -1;
         }
-        j->syncs++;
-        j->dirty = 0;
-        j->durable_pending = 0;
-        j->last_sync_ms = now;
-        j->synced = j->seq;
-        pthread_cond_broadcast(&j->synced_cond);
+        mark_synced(j, j->seq, now);
     }
     return 0;
 }
@@ -252,14 +259,10 @@ int rb_journal_append_sync(rb_journal *j, cJSON *rec)
         if (rc != 0) {
             rb_log(RB_LOG_ERROR, "journal write or fsync failed: %s", strerror(err));
             j->failed = 1;
+            pthread_cond_broadcast(&j->synced_cond);
         } else {
-            j->syncs++;
-            j->synced = upto;
-            j->dirty = 0;
-            j->durable_pending = j->seq > upto;
-            j->last_sync_ms = rb_mono_ms();
+            mark_synced(j, upto, rb_mono_ms());
         }
-        pthread_cond_broadcast(&j->synced_cond);
     }
     int rc = j->failed ? -1 : 0;
     pthread_mutex_unlock(&j->lock);
