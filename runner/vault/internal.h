@@ -2,6 +2,8 @@
 #ifndef REBOUND_VAULT_INTERNAL_H
 #define REBOUND_VAULT_INTERNAL_H
 
+#include <openssl/evp.h>
+
 #include "vault/vault.h"
 
 struct rb_vault {
@@ -41,6 +43,21 @@ rb_status rb_vault_copy_object(rb_vault_store *s, const char *store_name,
  * NUL-terminated. */
 rb_status rb_vault_read_small(rb_vault_store *s, const char *name, size_t max, char **data,
                               size_t *len, rb_vault_err *err);
+
+/* What a streamed verification of one object found. */
+typedef struct rb_vault_stream_check {
+    rb_vault_verify_report *report; /* its blocks_checked and bytes_read grow */
+    size_t bad, first_bad;          /* blocks that do not match; the first of them */
+    size_t failed_block;            /* where a failed read stopped */
+} rb_vault_stream_check;
+
+/* Reads every block of om (stored as name) with streaming GETs and checks
+ * each block's SHA-256 against the manifest (and feeds whole, when given,
+ * in order). RB_ECANCELED when the progress callback asked to stop; other
+ * errors are the read's, in err. Mismatches are not errors: see c. */
+rb_status rb_vault_verify_stream(rb_vault *v, const rb_vault_verify_opts *o, const char *name,
+                                 const rb_vault_object_meta *om, EVP_MD_CTX *whole,
+                                 rb_vault_stream_check *c, rb_vault_err *err);
 
 /* The public key verification uses (public key, else the signing key). */
 const rb_vault_key *rb_vault_verify_key(const rb_vault *v);

@@ -181,127 +181,6 @@ static void finish_blocks(block_reader *br)
     pthread_cond_destroy(&br->cv);
 }
 
-/* Full verification on a store that streams: one GET per segment of up to
- * SEG_BYTES (not one per block), and every byte hashed as it arrives, in
- * the transfer's own callback: no copy into block buffers, no hand-off to
- * another thread, memory of one hash state per block. Azurite serves one
- * long read of a blob made of blocks about twice as fast as the same bytes
- * in per-block ranges, and on two cores shared with the storage, hashing in
- * place keeps pace with it where a separate hasher thread did not. */
-#define SEG_BYTES (256ull << 20)
-
-typedef struct sv_state {
-    const rb_vault_verify_opts *o;
-    const rb_vault_object_meta *om;
-    rb_vault_verify_report *r;
-    EVP_MD_CTX *blk, *whole;
-    size_t b;               /* the block being hashed */
-    size_t fill;            /* its bytes so far */
-    size_t bad, first_bad;
-    int stopped;            /* progress asked to stop */
-    uint64_t seg_taken, att_pos; /* this segment: bytes taken, and of this attempt */
-} sv_state;
-
-static size_t sv_block_len(const sv_state *s, size_t b)
-{
-    uint64_t off = (uint64_t)b * s->om->block_size;
-    uint64_t left = s->om->size - off;
-    return (size_t)(left < s->om->block_size ? left : s->om->block_size);
-}
-
-static int sv_sink(void *user, const void *data, size_t len)
-{
-    sv_state *s = user;
-    if (!data) { /* a retry starts the segment over: skip what was taken */
-        s->att_pos = 0;
-        return 0;
-    }
-    const unsigned char *p = data;
-    while (len) {
-        if (s->att_pos < s->seg_taken) {
-            uint64_t skip = s->seg_taken - s->att_pos;
-            size_t n = skip < len ? (size_t)skip : len;
-            p += n;
-            len -= n;
-            s->att_pos += n;
-            continue;
-        }
-        if (s->b >= s->om->n_blocks)
-            return 1; /* more bytes than the manifest says */
-        size_t want = sv_block_len(s, s->b) - s->fill;
-        size_t n = want < len ? want : len;
-        EVP_DigestUpdate(s->blk, p, n);
-        if (s->whole)
-            EVP_DigestUpdate(s->whole, p, n);
-        s->fill += n;
-        p += n;
-        len -= n;
-        s->att_pos += n;
-        s->seg_taken += n;
-        if (s->fill == sv_block_len(s, s->b)) {
-            unsigned char md[EVP_MAX_MD_SIZE];
-            unsigned int mdlen = 0;
-            char hex[65];
-            EVP_DigestFinal_ex(s->blk, md, &mdlen);
-            rb_hex(md, 32, hex);
-            if (strcmp(hex, s->om->blocks[s->b]) != 0 && !s->bad++)
-                s->first_bad = s->b;
-            s->r->blocks_checked++;
-            s->r->bytes_read += s->fill;
-            uint64_t end = (uint64_t)s->b * s->om->block_size + s->fill;
-            s->b++;
-            s->fill = 0;
-            if (EVP_DigestInit_ex(s->blk, rb_sha256(), NULL) != 1)
-                rb_die_oom();
-            if (s->o->progress && s->o->progress(s->o->progress_user, s->om->name, end, s->om->size)) {
-                s->stopped = 1;
-                return 1;
-            }
-        }
-    }
-    return 0;
-}
-
-/* Reads every block of om in order; the same checks and problems as the
- * block reader in verify_object. */
-static void verify_stream(rb_vault *v, const rb_vault_verify_opts *o, const char *set,
-                          const char *name, const rb_vault_object_meta *om, EVP_MD_CTX *whole,
-                          size_t *bad, size_t *first_bad, int *read_failed,
-                          rb_vault_verify_report *r)
-{
-    sv_state s = {.o = o, .om = om, .r = r, .whole = whole};
-    s.blk = EVP_MD_CTX_new();
-    if (!s.blk || EVP_DigestInit_ex(s.blk, rb_sha256(), NULL) != 1)
-        rb_die_oom();
-    uint64_t seg = SEG_BYTES - SEG_BYTES % om->block_size;
-    if (seg == 0)
-        seg = om->block_size;
-    for (uint64_t off = 0; off < om->size; off += seg) {
-        uint64_t len = om->size - off < seg ? om->size - off : seg;
-        s.seg_taken = 0;
-        s.att_pos = 0;
-        rb_vault_err e = {{0}};
-        rb_status st = v->store->ops->get_stream(v->store, name, off, len, sv_sink, &s, &e);
-        if (s.stopped) {
-            *read_failed = 1;
-            break;
-        }
-        if (st == RB_OK && s.seg_taken != len)
-            st = rb_vault_fail(&e, RB_ECORRUPT, "short read (%llu of %llu bytes at %llu)",
-                               (unsigned long long)s.seg_taken, (unsigned long long)len,
-                               (unsigned long long)off);
-        if (st != RB_OK) {
-            add_problem(r, set, om->name, "unreadable at block %zu: %s", s.b,
-                        e.msg[0] ? e.msg : "the read stopped early");
-            *read_failed = 1;
-            break;
-        }
-    }
-    EVP_MD_CTX_free(s.blk);
-    *bad = s.bad;
-    *first_bad = s.first_bad;
-}
-
 static void verify_object(rb_vault *v, const rb_vault_verify_opts *o, const char *set,
                           const rb_vault_object_meta *om, unsigned char *buf, size_t cap,
                           rb_vault_verify_report *r)
@@ -351,7 +230,17 @@ static void verify_object(rb_vault *v, const rb_vault_verify_opts *o, const char
     int read_failed = 0;
     if (full && v->store->ops->get_stream && om->n_blocks && om->block_size &&
         om->block_size <= cap) {
-        verify_stream(v, o, set, name, om, whole, &bad, &first_bad, &read_failed, r);
+        rb_vault_stream_check c = {.report = r};
+        rb_vault_err se = {{0}};
+        rb_status sst = rb_vault_verify_stream(v, o, name, om, whole, &c, &se);
+        bad = c.bad;
+        first_bad = c.first_bad;
+        if (sst == RB_ECANCELED) {
+            read_failed = 1;
+        } else if (sst != RB_OK) {
+            add_problem(r, set, om->name, "unreadable at block %zu: %s", c.failed_block, se.msg);
+            read_failed = 1;
+        }
         n_idx = br.n_idx = 0;
     } else {
         read_blocks(&br, o->parallel > 0 ? o->parallel : 4);
