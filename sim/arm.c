@@ -142,6 +142,7 @@ static bool is_under(const char *id, const char *scope) {
 }
 
 const char *az_lock_check(const char *id, const char *method, az_resp *p) {
+  if (!az_res_any_lock(resources())) return NULL;
   char *l = az_lower(id);
   if (strstr(l, "/providers/microsoft.authorization/locks")) {
     free(l);

@@ -157,6 +157,8 @@ cJSON *az_res_put(const char *id, cJSON *res); /* takes res; returns entry */
 cJSON *az_res_index_get(cJSON *resources, const char *lower_id);
 void az_res_index_add(cJSON *resources, cJSON *entry);
 void az_res_del(cJSON *resources, const char *lower_id);
+/* 0 only when resources holds no management lock (known from the index). */
+int az_res_any_lock(cJSON *resources);
 cJSON *az_op_index_get(cJSON *operations, const char *opid); /* st.operations */
 void az_op_index_add(cJSON *operations, cJSON *op);
 void az_res_index_free(void);
