@@ -17,6 +17,7 @@
  * struct allocated and freed per try) and serves it out of order (a
  * transfer that finds no connection again goes to the back), which made
  * the slowest of 1,000 concurrent requests much slower than the median. */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include "http.h"
 
 #include <curl/curl.h>
@@ -37,10 +38,11 @@
 #define DEFAULT_MAX_BODY (64u * 1024u * 1024u)
 #define TRACE_BODY_MAX 4096
 /* Requests in flight per origin, each on its own connection (HTTP/1.1).
- * Each new TLS connection costs this thread 2-3 ms; 16 rather than 32 made
- * the start of 1,000 concurrent LROs shorter (bench/run.sh lro: median wall
- * 2.57 s vs 2.70 s over 6 alternating runs each) and is still 4x the
- * vault's default parallelism. */
+ * Each new TLS connection costs this thread 2-3 ms. 8, 12, 16 and 32 gave
+ * the same bench/run.sh lro wall within its noise (means 2.50-2.58 s over 3
+ * runs each; an earlier harness had 16 ahead of 32, 2.57 vs 2.70 s); 16
+ * sets up half the connections of 32 and is still 4x the vault's default
+ * parallelism. */
 #define MAX_PER_ORIGIN 16
 
 typedef struct origin_queue origin_queue;
@@ -722,6 +724,7 @@ static void read_done(rb_http_engine *e)
 static void *engine_main(void *arg)
 {
     rb_http_engine *e = arg;
+    pthread_setname_np(pthread_self(), "rb-http"); /* for top -H and perf */
     struct pollfd *snap = NULL;
     size_t snapcap = 0;
     int64_t next_scan = 0;

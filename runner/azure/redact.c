@@ -182,16 +182,23 @@ static size_t jwt_len(const char *s, size_t len, size_t i)
 /* Characters that can start a pattern or a JWT: every journal record and
  * log line goes through here, so runs of other characters are copied in
  * one go instead of trying every pattern at every position. */
+#define N_PATTERNS (sizeof k_patterns / sizeof k_patterns[0])
 static unsigned char g_first[256];
-static size_t g_keylen[sizeof k_patterns / sizeof k_patterns[0]];
+static size_t g_keylen[N_PATTERNS];
+/* The patterns starting with each (lower-case) character, in table order,
+ * so a position is compared only with the keys that can start there. */
+static unsigned char g_by_first[256][N_PATTERNS];
+static unsigned char g_n_by_first[256];
 static pthread_once_t g_first_once = PTHREAD_ONCE_INIT;
 
 static void init_first(void)
 {
-    for (size_t p = 0; p < sizeof k_patterns / sizeof k_patterns[0]; p++) {
+    for (size_t p = 0; p < N_PATTERNS; p++) {
         unsigned char c = (unsigned char)k_patterns[p].key[0];
         g_first[tolower(c)] = g_first[toupper(c)] = 1;
         g_keylen[p] = strlen(k_patterns[p].key);
+        unsigned char lc = (unsigned char)tolower(c);
+        g_by_first[lc][g_n_by_first[lc]++] = (unsigned char)p;
     }
     g_first['e'] = 1; /* "eyJ": a JWT */
 }
@@ -213,7 +220,9 @@ static char *mask_patterns(const char *s, size_t len)
         }
         const struct pattern *hit = NULL;
         size_t klen = 0;
-        for (size_t p = 0; p < sizeof k_patterns / sizeof k_patterns[0]; p++) {
+        unsigned char lc = (unsigned char)tolower((unsigned char)s[i]);
+        for (size_t q = 0; q < g_n_by_first[lc]; q++) {
+            size_t p = g_by_first[lc][q];
             size_t n = g_keylen[p];
             if (n <= len - i && strncasecmp(s + i, k_patterns[p].key, n) == 0) {
                 /* sig= must start a query parameter, not end a longer word */

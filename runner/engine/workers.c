@@ -1,3 +1,4 @@
+#define _GNU_SOURCE /* pthread_setname_np */
 #include "engine/workers.h"
 
 #include <errno.h>
@@ -27,6 +28,7 @@ struct rb_workers {
 static void *worker_main(void *arg)
 {
     rb_workers *wp = arg;
+    pthread_setname_np(pthread_self(), "rb-worker"); /* for top -H and perf */
     pthread_mutex_lock(&wp->lock);
     wp->starting--;
     for (;;) {
