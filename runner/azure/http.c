@@ -25,6 +25,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -999,10 +1000,14 @@ void rb_http_call_release(rb_http_call *c)
 
 /* ---- synchronous send --------------------------------------------------- */
 
+/* A blocking send waits on a semaphore the engine posts once: one atomic
+ * and at most one wake-up. A mutex and condition variable signalled under
+ * the mutex woke the caller only to block it again on that mutex (two
+ * wake-ups per request, 10% of the worker threads' CPU at 1,000 LROs).
+ * Destroying the semaphore as soon as sem_wait returns is allowed (POSIX;
+ * glibc since 2.21). */
 struct waiter {
-    pthread_mutex_t m;
-    pthread_cond_t cv;
-    int done;
+    sem_t done;
     rb_status st;
     rb_http_response *resp;
     rb_az_err err;
@@ -1011,14 +1016,11 @@ struct waiter {
 static void on_done_sync(void *user, rb_status st, rb_http_response *resp, const rb_az_err *err)
 {
     struct waiter *w = user;
-    pthread_mutex_lock(&w->m);
     w->st = st;
     w->resp = resp;
     if (err)
         w->err = *err;
-    w->done = 1;
-    pthread_cond_signal(&w->cv);
-    pthread_mutex_unlock(&w->m);
+    sem_post(&w->done);
 }
 
 rb_status rb_http_send(rb_http_engine *e, const rb_http_request *req, rb_http_response **out,
@@ -1027,21 +1029,18 @@ rb_status rb_http_send(rb_http_engine *e, const rb_http_request *req, rb_http_re
     *out = NULL;
     struct waiter w;
     memset(&w, 0, sizeof w);
-    pthread_mutex_init(&w.m, NULL);
-    pthread_cond_init(&w.cv, NULL);
+    if (sem_init(&w.done, 0, 0) != 0)
+        return rb_az_fail(err, RB_ENOMEM, "cannot create a semaphore");
     rb_status st = rb_http_submit(e, req, on_done_sync, &w, NULL, err);
     if (st == RB_OK) {
-        pthread_mutex_lock(&w.m);
-        while (!w.done)
-            pthread_cond_wait(&w.cv, &w.m);
-        pthread_mutex_unlock(&w.m);
+        while (sem_wait(&w.done) != 0) {
+        }
         st = w.st;
         *out = w.resp;
         if (err)
             *err = w.err;
     }
-    pthread_cond_destroy(&w.cv);
-    pthread_mutex_destroy(&w.m);
+    sem_destroy(&w.done);
     return st;
 }
 
