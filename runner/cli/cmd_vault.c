@@ -562,6 +562,7 @@ static int cmd_verify(rb_vault *v, const vault_args *a)
         .sample_pct = a->sample_pct,
         .seed = a->seed,
         .whole_hash = a->whole_hash,
+        .parallel = a->parallel,
         .progress = on_progress,
         .progress_user = &pr,
     };
