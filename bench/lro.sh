@@ -96,37 +96,11 @@ subscriptions:
       - {name: rg-bench, location: westeurope}
 YAML
   # Loopback, ephemeral ports; bounded wait for the ready file.
-  "$AZSIM" serve --estate estate.yaml --ready-file ready.json --tls-dir tls >azsim.log 2>&1 &
-  LRO_AZSIM_PID=$!
-  for _ in $(seq 300); do
-    [ -s ready.json ] && break
-    kill -0 "$LRO_AZSIM_PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  if [ ! -s ready.json ]; then
-    echo "bench: azsim did not start" >&2
-    cat azsim.log >&2
-    exit 1
-  fi
-  local port ctl ca
-  port=$(jq -r .port ready.json)
-  ctl=$(jq -r .control_url ready.json)
-  ca=$(jq -r .ca ready.json)
-  cat >rebound.yaml <<YAML
-cloud:
-  name: custom
-  authority_host: https://127.0.0.1:$port
-  arm_endpoint: https://127.0.0.1:$port
-  arm_audience: https://management.azure.com
-  keyvault_suffix: vault.localhost:$port
-  storage_suffix: localhost:$port
-  ca_file: $ca
-auth:
-  method: client_secret
-  tenant_id: $tenant
-  client_id: rebound-bench
-  client_secret_env: REBOUND_BENCH_SECRET
-YAML
+  T=$tenant
+  azsim_start estate.yaml
+  LRO_AZSIM_PID=$AZSIM_PID
+  local ctl=$CTL
+  azsim_yaml rebound-bench REBOUND_BENCH_SECRET >rebound.yaml
   export REBOUND_BENCH_SECRET="$secret"
   # Every PUT of a bench-* SQL server becomes a $secs-second LRO
   # (Azure-AsyncOperation + Location, Retry-After: $retry_after).
