@@ -159,6 +159,9 @@ YAML
 }
 
 lro_cleanup() {
+  # azsim_start exits itself when azsim fails to start: its pid is then
+  # only in AZSIM_PID.
+  LRO_AZSIM_PID=${LRO_AZSIM_PID:-${AZSIM_PID:-}}
   if [ -n "${LRO_AZSIM_PID:-}" ]; then
     kill "$LRO_AZSIM_PID" 2>/dev/null || true
     for _ in $(seq 50); do

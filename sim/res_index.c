@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 typedef struct az_index {
   cJSON **slot;
@@ -40,8 +41,17 @@ static void put_slot(az_index *ix, cJSON *e) {
   ix->slot[j] = e;
 }
 
-static int is_lock_key(const char *lower_id) {
-  return lower_id && strstr(lower_id, "/providers/microsoft.authorization/locks/") != NULL;
+static int is_lock_key(const char *id) {
+  return id && strcasestr(id, "/providers/microsoft.authorization/locks/") != NULL;
+}
+
+/* A state the control API loaded may hold a lock under an odd key: then
+ * every write walks (az_res_any_lock answers 1 until the next rebuild). */
+static int g_odd_locks;
+
+static int is_lock_type(const cJSON *e) {
+  const cJSON *t = cJSON_GetObjectItemCaseSensitive(e, "type");
+  return cJSON_IsString(t) && strcasecmp(t->valuestring, "microsoft.authorization/locks") == 0;
 }
 
 static size_t count(const cJSON *obj) {
@@ -60,11 +70,13 @@ static void rebuild(az_index *ix, cJSON *obj) {
   ix->obj = obj;
   ix->gen = az_g.state_gen;
   cJSON *e;
-  if (ix == &g_res) g_n_locks = 0;
+  if (ix == &g_res) g_n_locks = 0, g_odd_locks = 0;
   if (ix->slot)
     cJSON_ArrayForEach(e, obj) if (e->string) {
       put_slot(ix, e);
-      if (ix == &g_res && is_lock_key(e->string)) g_n_locks++;
+      if (ix != &g_res) continue;
+      if (is_lock_key(e->string)) g_n_locks++;
+      else if (is_lock_type(e)) g_odd_locks = 1;
     }
 }
 
@@ -117,7 +129,7 @@ void az_res_del(cJSON *obj, const char *lower_id) {
   cJSON_DeleteItemFromObjectCaseSensitive(obj, lower_id);
 }
 
-int az_res_any_lock(cJSON *obj) { return !ready(&g_res, obj) || g_n_locks > 0; }
+int az_res_any_lock(cJSON *obj) { return !ready(&g_res, obj) || g_n_locks > 0 || g_odd_locks; }
 
 void az_res_index_free(void) {
   free(g_res.slot);
@@ -125,4 +137,5 @@ void az_res_index_free(void) {
   memset(&g_res, 0, sizeof g_res);
   memset(&g_ops, 0, sizeof g_ops);
   g_n_locks = 0;
+  g_odd_locks = 0;
 }

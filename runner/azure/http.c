@@ -39,12 +39,10 @@
 #define DEFAULT_MAX_BODY (64u * 1024u * 1024u)
 #define TRACE_BODY_MAX 4096
 /* Requests in flight per origin, each on its own connection (HTTP/1.1).
- * Each new TLS connection costs this thread 2-3 ms. 8, 12, 16 and 32 gave
- * the same bench/run.sh lro wall within its noise (means 2.50-2.58 s over 3
- * runs each; an earlier harness had 16 ahead of 32, 2.57 vs 2.70 s); 16
- * sets up half the connections of 32 and is still 4x the vault's default
- * parallelism. */
-#define MAX_PER_ORIGIN 16
+ * 8, 12, 16 and 32 gave the same bench/run.sh lro wall within its noise
+ * (means 2.50-2.58 s over 3 runs each); 32 keeps `vault put -j` up to 32
+ * from queueing (queue time counts against a request's timeout). */
+#define MAX_PER_ORIGIN 32
 
 typedef struct origin_queue origin_queue;
 
@@ -1033,7 +1031,7 @@ rb_status rb_http_send(rb_http_engine *e, const rb_http_request *req, rb_http_re
         return rb_az_fail(err, RB_ENOMEM, "cannot create a semaphore");
     rb_status st = rb_http_submit(e, req, on_done_sync, &w, NULL, err);
     if (st == RB_OK) {
-        while (sem_wait(&w.done) != 0) {
+        while (sem_wait(&w.done) != 0 && errno == EINTR) {
         }
         st = w.st;
         *out = w.resp;

@@ -49,12 +49,14 @@ typedef struct rb_vault_stream_check {
     rb_vault_verify_report *report; /* its blocks_checked and bytes_read grow */
     size_t bad, first_bad;          /* blocks that do not match; the first of them */
     size_t failed_block;            /* where a failed read stopped */
+    int stopped;                    /* the progress callback asked to stop */
 } rb_vault_stream_check;
 
 /* Reads every block of om (stored as name) with streaming GETs and checks
  * each block's SHA-256 against the manifest (and feeds whole, when given,
- * in order). RB_ECANCELED when the progress callback asked to stop; other
- * errors are the read's, in err. Mismatches are not errors: see c. */
+ * in order). RB_ECANCELED with c->stopped when the progress callback asked
+ * to stop; any other error is a failed read, in err (a transfer cancelled
+ * below us is one). Mismatches are not errors: see c. */
 rb_status rb_vault_verify_stream(rb_vault *v, const rb_vault_verify_opts *o, const char *name,
                                  const rb_vault_object_meta *om, EVP_MD_CTX *whole,
                                  rb_vault_stream_check *c, rb_vault_err *err);

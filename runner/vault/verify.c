@@ -235,7 +235,7 @@ static void verify_object(rb_vault *v, const rb_vault_verify_opts *o, const char
         rb_status sst = rb_vault_verify_stream(v, o, name, om, whole, &c, &se);
         bad = c.bad;
         first_bad = c.first_bad;
-        if (sst == RB_ECANCELED) {
+        if (c.stopped) {
             read_failed = 1;
         } else if (sst != RB_OK) {
             add_problem(r, set, om->name, "unreadable at block %zu: %s", c.failed_block, se.msg);

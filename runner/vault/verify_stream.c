@@ -41,6 +41,7 @@ typedef struct sv_state {
     size_t b;               /* the block being received */
     size_t fill;            /* its bytes so far */
     int stopped;            /* progress asked to stop */
+    int overflow;           /* more bytes arrived than the manifest says */
     uint64_t seg_taken, att_pos; /* this segment: bytes taken, and of this attempt */
     /* Ring mode (ring != NULL). Under mu: slot states, closing, and the
      * results below (hashers write them). */
@@ -152,8 +153,10 @@ static int sink(void *user, const void *data, size_t len)
             s->att_pos += n;
             continue;
         }
-        if (s->b >= s->om->n_blocks)
-            return 1; /* more bytes than the manifest says */
+        if (s->b >= s->om->n_blocks) {
+            s->overflow = 1;
+            return 1;
+        }
         size_t want = block_len(s, s->b) - s->fill;
         size_t n = want < len ? want : len;
         if (s->ring)
@@ -195,9 +198,11 @@ static void ring_start(sv_state *s)
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv_full, NULL);
     pthread_cond_init(&s->cv_free, NULL);
+    /* A small object needs no block-sized buffers. */
+    size_t slot = s->om->size < s->om->block_size ? (size_t)s->om->size : s->om->block_size;
     s->ring = rb_xcalloc(RING, sizeof *s->ring);
     for (int k = 0; k < RING; k++)
-        s->ring[k].data = rb_xmalloc(s->om->block_size);
+        s->ring[k].data = rb_xmalloc(slot ? slot : 1);
     for (int k = 0; k < HASHERS; k++)
         if (pthread_create(&s->th[s->n_th], NULL, hasher_main, s) == 0)
             s->n_th++;
@@ -247,6 +252,13 @@ rb_status rb_vault_verify_stream(rb_vault *v, const rb_vault_verify_opts *o, con
         st = v->store->ops->get_stream(v->store, name, off, len, sink, &s, err);
         if (s.stopped)
             st = RB_ECANCELED;
+        else if (s.overflow)
+            st = rb_vault_fail(err, RB_ECORRUPT, "more bytes than the manifest's %llu",
+                               (unsigned long long)om->size);
+        else if (st == RB_ECANCELED)
+            /* The transfer was cancelled, not by the caller: a failed read. */
+            st = rb_vault_fail(err, RB_EIO, "the read was cancelled: %s",
+                               err->msg[0] ? err->msg : "no reason given");
         else if (st == RB_OK && s.seg_taken != len)
             st = rb_vault_fail(err, RB_ECORRUPT, "short read (%llu of %llu bytes at %llu)",
                                (unsigned long long)s.seg_taken, (unsigned long long)len,
@@ -260,5 +272,6 @@ rb_status rb_vault_verify_stream(rb_vault *v, const rb_vault_verify_opts *o, con
     c->bad = s.bad;
     c->first_bad = s.first_bad;
     c->failed_block = s.b;
+    c->stopped = s.stopped;
     return st;
 }

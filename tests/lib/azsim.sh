@@ -10,7 +10,11 @@ AZSIM_PID=
 azsim_start() {
   "$AZSIM" serve --estate "$1" --ready-file ready.json --tls-dir tls >azsim.log 2>&1 &
   AZSIM_PID=$!
-  for _ in $(seq 300); do [ -s ready.json ] && break; sleep 0.1; done
+  for _ in $(seq 300); do
+    [ -s ready.json ] && break
+    kill -0 "$AZSIM_PID" 2>/dev/null || break # it exited: no use waiting
+    sleep 0.1
+  done
   [ -s ready.json ] || { cat azsim.log >&2; echo "FAIL: azsim did not start"; exit 1; }
   PORT=$(jq -r .port ready.json)
   CTL=$(jq -r .control_url ready.json)

@@ -272,7 +272,7 @@ static void test_put_verify_restore_reader(void **state)
  * (ring of block buffers, hasher thread) through retries, failures and
  * corruption without a network: bytes come in odd-sized pieces so blocks
  * straddle them. */
-enum { SF_CLEAN, SF_RETRY, SF_FAIL, SF_FLIP };
+enum { SF_CLEAN, SF_RETRY, SF_FAIL, SF_FLIP, SF_EXTRA };
 static const rb_vault_store_ops *g_real_ops;
 static rb_vault_store_ops g_stream_ops;
 static int g_stream_mode;
@@ -308,6 +308,10 @@ static rb_status fake_get_stream(rb_vault_store *s, const char *name, uint64_t o
         size_t end = g_stream_mode == SF_FAIL ? 65536 + 30000 : got;
         if (feed(fn, user, buf, 0, end))
             st = rb_vault_fail(err, RB_EIO, "the sink stopped the read");
+        /* Bytes past the end: the sink refuses them, and the transport then
+         * reports the transfer cancelled (as the HTTP engine does). */
+        else if (g_stream_mode == SF_EXTRA && fn(user, "extra", 5))
+            st = rb_vault_fail(err, RB_ECANCELED, "the transfer was cancelled");
         else if (g_stream_mode == SF_FAIL)
             st = rb_vault_fail(err, RB_EIO, "connection reset by peer");
     }
@@ -354,6 +358,13 @@ static void test_stream_verify_faults(void **state)
     assert_int_equal(r.n_problems, 1);
     assert_non_null(strstr(r.problems[0].what, "unreadable at block 1: connection reset by peer"));
     assert_int_equal(r.blocks_checked, 1); /* block 0 arrived whole and was checked */
+    rb_vault_verify_report_free(&r);
+
+    /* Found, not mistaken for a user's stop. */
+    g_stream_mode = SF_EXTRA;
+    assert_int_equal(rb_vault_verify(v, NULL, &r, &err), RB_OK);
+    assert_int_equal(r.n_problems, 1);
+    assert_non_null(strstr(r.problems[0].what, "more bytes than the manifest's"));
     rb_vault_verify_report_free(&r);
 
     g_stream_mode = SF_FLIP;
