@@ -7,10 +7,12 @@
 #include "core/util.h"
 #include "vault/vault.h"
 
-/* Opening is done once, under open_lock. Reads of the vault (lists,
- * manifests, object reads, restores) share it; a write (a new set, a legal
- * hold) has it alone: several disks can be restored at once, and a set
- * being written is never read half-done by another call of the run. */
+/* Opening is done once, under open_lock. Reads and writes share the vault:
+ * each put writes its own set, whose catalog entry (what lists and reads
+ * go by) is written last, so no call sees a set half-done; two puts of the
+ * same source take turns inside rb_vault_put. Several disks are exported,
+ * and restored, at once. The lock is kept so that closing waits for every
+ * call. */
 struct rb_vault_session {
     const rb_config *cfg;
     pthread_mutex_t open_lock;
@@ -33,7 +35,9 @@ void rb_vault_session_free(rb_vault_session *s)
 {
     if (!s)
         return;
+    pthread_rwlock_wrlock(&s->rw); /* no call still uses the vault */
     rb_vault_close(s->vault);
+    pthread_rwlock_unlock(&s->rw);
     pthread_rwlock_destroy(&s->rw);
     pthread_mutex_destroy(&s->open_lock);
     free(s);
@@ -65,7 +69,7 @@ rb_vault *rb_vault_session_acquire(rb_vault_session *s, char *err, size_t errlen
 {
     rb_vault *v = open_once(s, err, errlen);
     if (v)
-        pthread_rwlock_wrlock(&s->rw);
+        pthread_rwlock_rdlock(&s->rw);
     return v;
 }
 

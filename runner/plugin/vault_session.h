@@ -1,6 +1,6 @@
 /* The backup vault of one run, as plugins see it through the host table:
- * opened on first use from the config's `vault` section; reads at once,
- * writes one at a time (plugin actions call in from worker threads). */
+ * opened on first use from the config's `vault` section; plugin actions
+ * call in from worker threads, and their reads and writes run at once. */
 #ifndef REBOUND_RUNNER_VAULT_SESSION_H
 #define REBOUND_RUNNER_VAULT_SESSION_H
 
@@ -13,10 +13,10 @@ typedef struct rb_vault_session rb_vault_session;
 rb_vault_session *rb_vault_session_new(const rb_config *cfg);
 void rb_vault_session_free(rb_vault_session *s); /* NULL is fine */
 
-/* Opens the vault if needed and locks it for one operation: returns it, or
+/* Opens the vault if needed and holds it for one operation: returns it, or
  * NULL with a message (no secrets) in err. Every successful acquire needs
- * a release. acquire is for writes (exclusive); acquire_shared for reads,
- * which may run at once. */
+ * a release. acquire is for writes, acquire_shared for reads; both may run
+ * at once (see vault_session.c). */
 rb_vault *rb_vault_session_acquire(rb_vault_session *s, char *err, size_t errlen);
 rb_vault *rb_vault_session_acquire_shared(rb_vault_session *s, char *err, size_t errlen);
 void rb_vault_session_release(rb_vault_session *s);

@@ -3,6 +3,7 @@
 #define REBOUND_VAULT_INTERNAL_H
 
 #include <openssl/evp.h>
+#include <pthread.h>
 
 #include "vault/vault.h"
 
@@ -12,6 +13,12 @@ struct rb_vault {
     size_t block_size;
     int retention_days;
     char *unlocked_note;
+    /* Puts run at once (each writes its own set); two with the same resume
+     * key, which would share one pending set, take turns (vault.c). */
+    pthread_mutex_t keys_mu;
+    pthread_cond_t keys_cv;
+    char **active_keys;
+    size_t n_active;
 };
 
 typedef struct rb_vault_stream_stats {

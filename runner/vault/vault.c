@@ -28,6 +28,8 @@ rb_vault *rb_vault_new(rb_vault_store *store, rb_vault_key *signing, rb_vault_ke
     v->public_key = public_key;
     v->block_size = block_size ? block_size : DEFAULT_BLOCK_SIZE;
     v->retention_days = retention_days > 0 ? retention_days : 30;
+    pthread_mutex_init(&v->keys_mu, NULL);
+    pthread_cond_init(&v->keys_cv, NULL);
     return v;
 }
 
@@ -40,6 +42,9 @@ void rb_vault_close(rb_vault *v)
     rb_vault_key_free(v->signing);
     rb_vault_key_free(v->public_key);
     free(v->unlocked_note);
+    free(v->active_keys);
+    pthread_cond_destroy(&v->keys_cv);
+    pthread_mutex_destroy(&v->keys_mu);
     free(v);
 }
 
@@ -259,8 +264,56 @@ static char *catalog_payload(rb_vault *v, const rb_vault_manifest *m, const char
     return out;
 }
 
+static int key_active(const rb_vault *v, const char *key)
+{
+    for (size_t i = 0; i < v->n_active; i++)
+        if (strcmp(v->active_keys[i], key) == 0)
+            return 1;
+    return 0;
+}
+
+/* Waits until no other put holds key, then holds it. */
+static void key_hold(rb_vault *v, const char *key)
+{
+    pthread_mutex_lock(&v->keys_mu);
+    while (key_active(v, key))
+        pthread_cond_wait(&v->keys_cv, &v->keys_mu);
+    v->active_keys = rb_xrealloc(v->active_keys, (v->n_active + 1) * sizeof *v->active_keys);
+    v->active_keys[v->n_active++] = (char *)key;
+    pthread_mutex_unlock(&v->keys_mu);
+}
+
+static void key_release(rb_vault *v, const char *key)
+{
+    pthread_mutex_lock(&v->keys_mu);
+    for (size_t i = 0; i < v->n_active; i++)
+        if (v->active_keys[i] == key) {
+            v->active_keys[i] = v->active_keys[--v->n_active];
+            break;
+        }
+    pthread_cond_broadcast(&v->keys_cv);
+    pthread_mutex_unlock(&v->keys_mu);
+}
+
+static rb_status put_set(rb_vault *v, const rb_vault_source *src, size_t n,
+                         const rb_vault_put_opts *o, rb_vault_put_stats *stats,
+                         rb_vault_err *err);
+
 rb_status rb_vault_put(rb_vault *v, const rb_vault_source *src, size_t n,
                        const rb_vault_put_opts *o, rb_vault_put_stats *stats, rb_vault_err *err)
+{
+    const char *key = o ? o->resume_key : NULL;
+    if (key)
+        key_hold(v, key);
+    rb_status st = put_set(v, src, n, o, stats, err);
+    if (key)
+        key_release(v, key);
+    return st;
+}
+
+static rb_status put_set(rb_vault *v, const rb_vault_source *src, size_t n,
+                         const rb_vault_put_opts *o, rb_vault_put_stats *stats,
+                         rb_vault_err *err)
 {
     rb_vault_put_opts none;
     memset(&none, 0, sizeof none);

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <stdio.h>
@@ -381,6 +382,68 @@ static void test_stream_verify_faults(void **state)
     free(dir);
 }
 
+/* Puts from several threads at once (plugin actions run in parallel): each
+ * writes its own set; two with the same resume key take turns. */
+typedef struct put_job {
+    rb_vault *v;
+    const char *name, *key;
+    uint64_t size;
+    rb_status st;
+    char set_id[96];
+} put_job;
+
+static void *put_thread(void *arg)
+{
+    put_job *j = arg;
+    gen g = {.left = j->size};
+    rb_vault_source src = {.name = j->name, .read = gen_read, .user = &g};
+    rb_vault_put_opts o = {.source_id = j->name, .kind = "test", .parallel = 2,
+                           .resume_key = j->key};
+    rb_vault_put_stats st;
+    rb_vault_err err;
+    j->st = rb_vault_put(j->v, &src, 1, &o, &st, &err);
+    snprintf(j->set_id, sizeof j->set_id, "%s", st.set_id);
+    return NULL;
+}
+
+static void test_concurrent_puts(void **state)
+{
+    (void)state;
+    char *dir = make_tmpdir();
+    rb_vault_store *s = NULL;
+    rb_vault_err err;
+    assert_int_equal(rb_vault_store_local_new(dir, &s, &err), RB_OK);
+    rb_vault *v = rb_vault_new(s, new_key(0, NULL), NULL, 65536, 7);
+    put_job jobs[4] = {
+        {.v = v, .name = "a.img", .key = "disk-a", .size = 65536 * 7 + 3},
+        {.v = v, .name = "b.img", .key = "disk-b", .size = 65536 * 5 + 11},
+        {.v = v, .name = "c.img", .key = "disk-c", .size = 65536 * 6},
+        {.v = v, .name = "c.img", .key = "disk-c", .size = 65536 * 6},
+    };
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, put_thread, &jobs[i]), 0);
+    for (int i = 0; i < 4; i++)
+        pthread_join(th[i], NULL);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(jobs[i].st, RB_OK);
+    /* The two puts of c.img did not share a set. */
+    assert_string_not_equal(jobs[2].set_id, jobs[3].set_id);
+    char **ids;
+    size_t n;
+    assert_int_equal(rb_vault_list_sets(v, &ids, &n, &err), RB_OK);
+    assert_int_equal(n, 4);
+    rb_vault_ids_free(ids, n);
+    rb_vault_verify_report r;
+    assert_int_equal(rb_vault_verify(v, NULL, &r, &err), RB_OK);
+    assert_int_equal(r.n_problems, 0);
+    assert_int_equal(r.blocks_checked, 8 + 6 + 6 + 6);
+    rb_vault_verify_report_free(&r);
+    rb_vault_close(v);
+    rm_rf(dir);
+    free(dir);
+}
+
 static void test_clock(void **state)
 {
     (void)state;
@@ -401,6 +464,7 @@ int main(void)
         cmocka_unit_test(test_manifest_roundtrip_and_truncation),
         cmocka_unit_test(test_put_verify_restore_reader),
         cmocka_unit_test(test_stream_verify_faults),
+        cmocka_unit_test(test_concurrent_puts),
         cmocka_unit_test(test_clock),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
