@@ -59,6 +59,26 @@ static rb_vault_key *new_key(int is_public_of_private, rb_vault_key **pub)
     return k;
 }
 
+/* A signed vault on a new local directory (block size 64 KiB); *dir is
+ * for done_vault. */
+static rb_vault *local_vault(char **dir, rb_vault_store **store)
+{
+    *dir = make_tmpdir();
+    rb_vault_store *s = NULL;
+    rb_vault_err err;
+    assert_int_equal(rb_vault_store_local_new(*dir, &s, &err), RB_OK);
+    if (store)
+        *store = s;
+    return rb_vault_new(s, new_key(0, NULL), NULL, 65536, 7);
+}
+
+static void done_vault(rb_vault *v, char *dir)
+{
+    rb_vault_close(v);
+    rm_rf(dir);
+    free(dir);
+}
+
 static void test_put_once_refuses_existing(void **state)
 {
     (void)state;
@@ -229,12 +249,9 @@ static rb_status gen_read(void *user, void *buf, size_t cap, size_t *got)
 static void test_put_verify_restore_reader(void **state)
 {
     (void)state;
-    char *dir = make_tmpdir();
-    rb_vault_store *s = NULL;
+    char *dir;
+    rb_vault *v = local_vault(&dir, NULL);
     rb_vault_err err;
-    assert_int_equal(rb_vault_store_local_new(dir, &s, &err), RB_OK);
-    rb_vault_key *k = new_key(0, NULL);
-    rb_vault *v = rb_vault_new(s, k, NULL, 65536, 7);
     gen g = {.left = 65536 * 3 + 1000};
     rb_vault_source src = {.name = "stream.bin", .read = gen_read, .user = &g};
     rb_vault_put_opts o = {.source_id = "/sub/x", .kind = "test", .parallel = 3};
@@ -264,9 +281,7 @@ static void test_put_verify_restore_reader(void **state)
     assert_int_equal(rb_vault_list_sets(v, &ids, &n, &err), RB_OK);
     assert_int_equal(n, 1);
     rb_vault_ids_free(ids, n);
-    rb_vault_close(v);
-    rm_rf(dir);
-    free(dir);
+    done_vault(v, dir);
 }
 
 /* A streaming store over the local one, to drive verify's streaming path
@@ -323,11 +338,10 @@ static rb_status fake_get_stream(rb_vault_store *s, const char *name, uint64_t o
 static void test_stream_verify_faults(void **state)
 {
     (void)state;
-    char *dir = make_tmpdir();
+    char *dir;
     rb_vault_store *s = NULL;
+    rb_vault *v = local_vault(&dir, &s);
     rb_vault_err err;
-    assert_int_equal(rb_vault_store_local_new(dir, &s, &err), RB_OK);
-    rb_vault *v = rb_vault_new(s, new_key(0, NULL), NULL, 65536, 7);
     gen g = {.left = 65536 * 5 + 777};
     rb_vault_source src = {.name = "disk.img", .read = gen_read, .user = &g};
     rb_vault_put_opts o = {.source_id = "/sub/x", .kind = "test", .parallel = 2};
@@ -377,9 +391,7 @@ static void test_stream_verify_faults(void **state)
     rb_vault_verify_report_free(&r);
 
     s->ops = g_real_ops;
-    rb_vault_close(v);
-    rm_rf(dir);
-    free(dir);
+    done_vault(v, dir);
 }
 
 /* Puts from several threads at once (plugin actions run in parallel): each
@@ -409,11 +421,9 @@ static void *put_thread(void *arg)
 static void test_concurrent_puts(void **state)
 {
     (void)state;
-    char *dir = make_tmpdir();
-    rb_vault_store *s = NULL;
+    char *dir;
+    rb_vault *v = local_vault(&dir, NULL);
     rb_vault_err err;
-    assert_int_equal(rb_vault_store_local_new(dir, &s, &err), RB_OK);
-    rb_vault *v = rb_vault_new(s, new_key(0, NULL), NULL, 65536, 7);
     put_job jobs[4] = {
         {.v = v, .name = "a.img", .key = "disk-a", .size = 65536 * 7 + 3},
         {.v = v, .name = "b.img", .key = "disk-b", .size = 65536 * 5 + 11},
@@ -439,9 +449,7 @@ static void test_concurrent_puts(void **state)
     assert_int_equal(r.n_problems, 0);
     assert_int_equal(r.blocks_checked, 8 + 6 + 6 + 6);
     rb_vault_verify_report_free(&r);
-    rb_vault_close(v);
-    rm_rf(dir);
-    free(dir);
+    done_vault(v, dir);
 }
 
 static void test_clock(void **state)
