@@ -26,7 +26,6 @@ playbook {
     subscription = "string", resource_group = "string", vms = "string?",
     snapshot_group = "string?", rpo_minutes = "int?", snapshot_max_age_hours = "int?",
     now = "int?", -- Unix seconds for age checks (default: os.time()); practice on a virtual clock
-    parallel_disks = "int?", -- snapshots exported at once (default 4)
   },
 }
 
@@ -68,17 +67,17 @@ step "snapshot" {
 
 step "export" {
   needs = "snapshot", effect = "write", retry = { attempts = 3, backoff = 2 },
-  description = "Each snapshot's read SAS streamed into the vault (several at once), then revoked",
+  description = "Each snapshot's read SAS streamed into the vault, then revoked",
   run = function(ctx)
-    local snaps, items = ctx.outputs.snapshot.snapshots, {}
-    for _, s in ipairs(snaps) do items[#items + 1] = { snapshot_id = s.snapshot_id, disk = s.disk } end
-    local out = vm.export_disks { disks = items, parallel = ctx.params.parallel_disks or 4 }
-    local disks = {}
-    for i, d in ipairs(out.disks) do
-      disks[#disks + 1] = { vm = snaps[i].vm, disk_id = d.disk_id, lun = d.lun, set_id = d.set_id,
-                            sha256 = d.sha256, bytes = d.bytes, resumed = d.resumed }
+    local disks, bytes, sent = {}, 0, 0
+    for _, s in ipairs(ctx.outputs.snapshot.snapshots) do
+      local out = lib.with_access(vm, s.snapshot_id, vm.export,
+                                  { snapshot_id = s.snapshot_id, disk = s.disk })
+      disks[#disks + 1] = { vm = s.vm, disk_id = out.disk_id, lun = out.lun, set_id = out.set_id,
+                            sha256 = out.sha256, bytes = out.bytes, resumed = out.resumed }
+      bytes, sent = bytes + out.bytes, sent + out.bytes_sent
     end
-    return { disks = disks, bytes = out.bytes, bytes_sent = out.bytes_sent }
+    return { disks = disks, bytes = bytes, bytes_sent = sent }
   end,
 }
 

@@ -57,19 +57,6 @@ static const rb_field export_out[] = {
     {.name = "resumed", .type = RB_TBOOL, .help = "an interrupted attempt's set was continued"},
     {.name = "sha256", .type = RB_TSTRING, .help = "SHA-256 of disk.vhd"},
     {0}};
-static const rb_field export_disks_params[] = {
-    {.name = "disks", .type = RB_TLIST, .required = 1,
-     .help = "[{snapshot_id, disk}]: what export takes, one item per snapshot"},
-    {.name = "sas_seconds", .type = RB_TINT, .default_json = "3600",
-     .help = "lifetime of each read SAS (revoked as soon as its export ends)"},
-    {.name = "parallel", .type = RB_TINT, .default_json = "4", .help = "snapshots exported at once"},
-    {0}};
-static const rb_field export_disks_out[] = {
-    {.name = "disks", .type = RB_TLIST, .help = "export's outputs, one per snapshot, in order"},
-    {.name = "count", .type = RB_TINT, .help = "snapshots exported"},
-    {.name = "bytes", .type = RB_TINT, .help = "bytes in the sets"},
-    {.name = "bytes_sent", .type = RB_TINT, .help = "bytes sent by this call (less on resume)"},
-    {0}};
 static const rb_field end_access_params[] = {
     {.name = "id", .type = RB_TSTRING, .required = 1, .help = "disk or snapshot id"},
     {0}};
@@ -241,10 +228,6 @@ static const rb_action actions[] = {
      .summary = "A read SAS of a snapshot streamed into the vault (disk.vhd + disk.json); pair with end_access",
      .effect = RB_EFFECT_WRITE, .params = export_params, .outputs = export_out, .run = vm_export,
      .plan = vm_export_plan},
-    {.name = "export_disks",
-     .summary = "Several snapshots exported at once (export, then end_access, on up to `parallel` threads)",
-     .effect = RB_EFFECT_WRITE, .params = export_disks_params, .outputs = export_disks_out,
-     .run = vm_export_disks, .plan = vm_export_disks_plan},
     {.name = "end_access", .summary = "Revoke every SAS of a disk or snapshot (endGetAccess)",
      .effect = RB_EFFECT_WRITE, .params = end_access_params, .outputs = end_access_out,
      .run = vm_end_access, .plan = vm_end_access_plan},

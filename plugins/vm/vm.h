@@ -108,8 +108,6 @@ rb_status vm_restore_disk(rb_ctx *ctx, const rb_value *args, rb_value **out);
 rb_status vm_restore_disk_plan(rb_ctx *ctx, const rb_value *args, rb_value **out);
 rb_status vm_restore_disks(rb_ctx *ctx, const rb_value *args, rb_value **out);
 rb_status vm_restore_disks_plan(rb_ctx *ctx, const rb_value *args, rb_value **out);
-rb_status vm_export_disks(rb_ctx *ctx, const rb_value *args, rb_value **out);
-rb_status vm_export_disks_plan(rb_ctx *ctx, const rb_value *args, rb_value **out);
 rb_status vm_restore_vm(rb_ctx *ctx, const rb_value *args, rb_value **out);
 rb_status vm_restore_vm_plan(rb_ctx *ctx, const rb_value *args, rb_value **out);
 rb_status vm_verify_vm(rb_ctx *ctx, const rb_value *args, rb_value **out);
