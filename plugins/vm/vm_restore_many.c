@@ -111,10 +111,10 @@ rb_status vm_restore_disks(rb_ctx *ctx, const rb_value *args, rb_value **out)
     pthread_t *th = H->mem_alloc((threads ? threads : 1) * sizeof *th);
     size_t started = 0;
     for (size_t t = 1; t < threads; t++)
-        if (pthread_create(&th[t], NULL, worker, &p) == 0)
+        if (pthread_create(&th[started], NULL, worker, &p) == 0)
             started++;
     worker(&p); /* this thread works too */
-    for (size_t t = 1; t <= started; t++)
+    for (size_t t = 0; t < started; t++)
         pthread_join(th[t], NULL);
     H->mem_free(th);
 

@@ -128,9 +128,15 @@ static rb_status put_set(rb_ctx *ctx, const char *source_id, const char *kind,
     rb_vault *v = st == RB_OK ? rb_host_vault_acquire(ctx, 1) : NULL;
     if (st == RB_OK && !v)
         st = RB_ERROR;
+    /* The call's key alone would make two puts of one call (two disks
+     * written from threads of one action) share a pending set on resume. */
+    char *resume_key = ctx->idempotency_key
+                           ? rb_xasprintf("%s\x1f%s\x1f%s", ctx->idempotency_key,
+                                          source_id ? source_id : "", kind ? kind : "")
+                           : NULL;
     if (v) {
         put_progress prog = {.ctx = ctx, .total = total};
-        rb_vault_put_opts opts = {.resume_key = ctx->idempotency_key,
+        rb_vault_put_opts opts = {.resume_key = resume_key,
                                   .source_id = source_id,
                                   .kind = kind,
                                   .plugin = ctx->plugin,
@@ -174,6 +180,7 @@ static rb_status put_set(rb_ctx *ctx, const char *source_id, const char *kind,
         }
         rb_vault_session_release(ctx->vault);
     }
+    free(resume_key);
     for (size_t i = 0; i < n; i++)
         rb_vault_url_source_free(urls[i]);
     free(urls);
