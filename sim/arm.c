@@ -154,7 +154,7 @@ const char *az_lock_check(const char *id, const char *method, az_resp *p) {
   const char *code = NULL;
   cJSON *e;
   cJSON_ArrayForEach(e, resources()) {
-    if (!az_ieq(az_str(e, "type"), "microsoft.authorization/locks")) continue;
+    if (!az_res_is_lock(e)) continue;
     const char *scope = az_str(e, "parent");
     const char *level = az_str(cJSON_GetObjectItem(cJSON_GetObjectItem(e, "res"), "properties"), "level");
     bool ro = az_ieq(level, "ReadOnly");
@@ -375,7 +375,7 @@ static cJSON *list_where(const char *type, const char *parent, const char *sub, 
     if (sub && !az_ieq(az_str(e, "sub"), sub)) continue;
     if (rg && !az_ieq(az_str(e, "rg"), rg)) continue;
     if (!type && az_ieq(az_str(e, "type"), "microsoft.resources/resourcegroups")) continue;
-    if (!type && az_ieq(az_str(e, "type"), "microsoft.authorization/locks")) continue;
+    if (!type && az_res_is_lock(e)) continue;
     if (!type && strchr(strchr(az_str(e, "type"), '/') + 1, '/')) continue; /* top-level only */
     cJSON_AddItemToArray(items, cJSON_Duplicate(cJSON_GetObjectItem(e, "res"), 1));
   }
@@ -475,7 +475,7 @@ static void locks(az_req *r, az_resp *p, int k) {
       cJSON *items = cJSON_CreateArray();
       cJSON *e;
       cJSON_ArrayForEach(e, resources()) {
-        if (az_ieq(az_str(e, "type"), "microsoft.authorization/locks") && is_under(az_str(e, "parent"), lscope))
+        if (az_res_is_lock(e) && is_under(az_str(e, "parent"), lscope))
           cJSON_AddItemToArray(items, cJSON_Duplicate(cJSON_GetObjectItem(e, "res"), 1));
       }
       az_page(r, p, items);

@@ -363,7 +363,7 @@ cJSON *az_attack(const char *role) {
     cJSON *e = az_res_get(id->valuestring);
     if (!e) continue;
     const char *t = az_str(e, "type");
-    if (az_ieq(t, "microsoft.resources/resourcegroups") || az_ieq(t, "microsoft.authorization/locks")) continue;
+    if (az_ieq(t, "microsoft.resources/resourcegroups") || az_res_is_lock(e)) continue;
     if (strchr(strchr(t, '/') + 1, '/')) continue;
     char *url = az_strdupf("%s?api-version=2023-05-01", id->valuestring);
     call(log, "delete", "DELETE", NULL, url, NULL, NULL, id->valuestring);

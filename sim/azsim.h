@@ -159,6 +159,8 @@ void az_res_index_add(cJSON *resources, cJSON *entry);
 void az_res_del(cJSON *resources, const char *lower_id);
 /* 0 only when resources holds no management lock (known from the index). */
 int az_res_any_lock(cJSON *resources);
+/* 1 when a resource entry is a management lock (by its type). */
+int az_res_is_lock(const cJSON *entry);
 cJSON *az_op_index_get(cJSON *operations, const char *opid); /* st.operations */
 void az_op_index_add(cJSON *operations, cJSON *op);
 void az_res_index_free(void);

@@ -11,7 +11,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 typedef struct az_index {
   cJSON **slot;
@@ -49,9 +48,8 @@ static int is_lock_key(const char *id) {
  * every write walks (az_res_any_lock answers 1 until the next rebuild). */
 static int g_odd_locks;
 
-static int is_lock_type(const cJSON *e) {
-  const cJSON *t = cJSON_GetObjectItemCaseSensitive(e, "type");
-  return cJSON_IsString(t) && strcasecmp(t->valuestring, "microsoft.authorization/locks") == 0;
+int az_res_is_lock(const cJSON *entry) {
+  return az_ieq(az_str(entry, "type"), "microsoft.authorization/locks");
 }
 
 static size_t count(const cJSON *obj) {
@@ -76,7 +74,7 @@ static void rebuild(az_index *ix, cJSON *obj) {
       put_slot(ix, e);
       if (ix != &g_res) continue;
       if (is_lock_key(e->string)) g_n_locks++;
-      else if (is_lock_type(e)) g_odd_locks = 1;
+      else if (az_res_is_lock(e)) g_odd_locks = 1;
     }
 }
 
