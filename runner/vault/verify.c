@@ -39,6 +39,9 @@ void rb_vault_verify_report_free(rb_vault_verify_report *r)
     memset(r, 0, sizeof *r);
 }
 
+/* The largest block a manifest may name: each read buffer is one block. */
+#define MAX_BLOCK (256u << 20)
+
 /* splitmix64: a small, well-mixed, seedable generator for the sample. */
 static uint64_t next_rand(uint64_t *s)
 {
@@ -182,7 +185,7 @@ static void finish_blocks(block_reader *br)
 }
 
 static void verify_object(rb_vault *v, const rb_vault_verify_opts *o, const char *set,
-                          const rb_vault_object_meta *om, unsigned char *buf, size_t cap,
+                          const rb_vault_object_meta *om,
                           rb_vault_verify_report *r)
 {
     char *name = rb_vault_object_path(set, om->name);
@@ -225,11 +228,11 @@ static void verify_object(rb_vault *v, const rb_vault_verify_opts *o, const char
             (double)(next_rand(&rs) % 1000000) < o->sample_pct * 10000.0)
             idx[n_idx++] = b;
     block_reader br = {.v = v, .name = name, .om = om, .idx = idx, .n_idx = n_idx,
-                       .block_cap = cap};
+                       .block_cap = MAX_BLOCK};
     size_t bad = 0, first_bad = 0;
     int read_failed = 0;
     if (full && v->store->ops->get_stream && om->n_blocks && om->block_size &&
-        om->block_size <= cap) {
+        om->block_size <= MAX_BLOCK) {
         rb_vault_stream_check c = {.report = r};
         rb_vault_err se = {{0}};
         rb_status sst = rb_vault_verify_stream(v, o, name, om, whole, &c, &se);
@@ -272,7 +275,6 @@ static void verify_object(rb_vault *v, const rb_vault_verify_opts *o, const char
     if (br.th)
         finish_blocks(&br);
     free(idx);
-    (void)buf;
     if (bad)
         add_problem(r, set, om->name,
                     "corrupt: %zu block(s) do not match their SHA-256, first block %zu "
@@ -294,7 +296,7 @@ out:
 }
 
 static rb_status verify_set(rb_vault *v, const rb_vault_verify_opts *o, const char *set,
-                            unsigned char **buf, size_t *cap, rb_vault_verify_report *r,
+                            rb_vault_verify_report *r,
                             rb_vault_err *err)
 {
     rb_vault_entry *e = NULL;
@@ -321,12 +323,8 @@ static rb_status verify_set(rb_vault *v, const rb_vault_verify_opts *o, const ch
         rb_vault_entry_free(e);
         return RB_OK;
     }
-    for (size_t i = 0; i < m->n_objects; i++) {
-        const rb_vault_object_meta *om = &m->objects[i];
-        /* Buffers are per read worker (read_blocks); this only bounds them. */
-        *cap = 256u << 20;
-        verify_object(v, o, set, om, *buf, *cap, r);
-    }
+    for (size_t i = 0; i < m->n_objects; i++)
+        verify_object(v, o, set, &m->objects[i], r);
     rb_vault_manifest_free(m);
     rb_vault_entry_free(e);
     return RB_OK;
@@ -344,20 +342,17 @@ rb_status rb_vault_verify(rb_vault *v, const rb_vault_verify_opts *o,
     if (!rb_vault_verify_key(v))
         return rb_vault_fail(err, RB_EINVAL, "verification needs vault.public_key_file (or "
                              "the signing key)");
-    unsigned char *buf = NULL;
-    size_t cap = 0;
     rb_status st = RB_OK;
     if (o->set_id) {
-        st = verify_set(v, o, o->set_id, &buf, &cap, r, err);
+        st = verify_set(v, o, o->set_id, r, err);
     } else {
         char **ids = NULL;
         size_t n = 0;
         st = rb_vault_list_sets(v, &ids, &n, err);
         for (size_t i = 0; st == RB_OK && i < n; i++)
-            st = verify_set(v, o, ids[i], &buf, &cap, r, err);
+            st = verify_set(v, o, ids[i], r, err);
         rb_vault_ids_free(ids, n);
     }
-    free(buf);
     r->seconds = rb_mono_s() - t0;
     return st;
 }
