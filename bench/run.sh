@@ -88,8 +88,8 @@ bench_engine() {
       speedup_vs_ansible:$sp}'
 }
 
-# shellcheck source=../tests/lib/azsim.sh
-. "$root/tests/lib/azsim.sh" # azsim_start, azsim_yaml: how the tests start azsim
+# shellcheck source=../scripts/lib/azsim.sh
+. "$root/scripts/lib/azsim.sh" # azsim_start, azsim_yaml
 # shellcheck source=lro.sh
 . "$root/bench/lro.sh"
 # shellcheck source=vault.sh
