@@ -18,7 +18,7 @@ struct rb_arm {
     rb_http_engine *eng;
     rb_az_auth *auth;
     char *endpoint; /* "https://management.azure.com" */
-    char *endpoint_origin; /* "https://management.azure.com:443" (origin_of) */
+    char *endpoint_origin; /* "https://management.azure.com:443" (rb_url_origin) */
 };
 
 typedef enum { OP_DONE, OP_ASYNC, OP_LOCATION } op_kind;
@@ -45,7 +45,6 @@ struct rb_arm_pager {
     int pages;
 };
 
-static char *origin_of(const char *url);
 
 rb_status rb_arm_new(rb_arm **out, rb_http_engine *eng, rb_cred *cred, const rb_cloud *cloud,
                      rb_az_err *err)
@@ -56,7 +55,7 @@ rb_status rb_arm_new(rb_arm **out, rb_http_engine *eng, rb_cred *cred, const rb_
         return rb_az_fail(err, RB_ENOMEM, "out of memory");
     a->eng = eng;
     a->endpoint = strdup(cloud->arm_endpoint);
-    a->endpoint_origin = a->endpoint ? origin_of(a->endpoint) : NULL;
+    a->endpoint_origin = a->endpoint ? rb_url_origin(a->endpoint) : NULL;
     char scope[300];
     rb_cloud_arm_scope(cloud, scope, sizeof scope);
     rb_status st = a->endpoint ? rb_az_auth_bearer(&a->auth, cred, scope, 0, err)
@@ -79,30 +78,6 @@ void rb_arm_free(rb_arm *a)
     free(a);
 }
 
-/* scheme://host[:port] of a URL, lower-cased by curl. Caller frees. */
-static char *origin_of(const char *url)
-{
-    CURLU *u = curl_url();
-    char *scheme = NULL, *host = NULL, *port = NULL;
-    char *r = NULL;
-    if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
-        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
-        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
-        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT);
-        rb_azbuf b = {0};
-        rb_azbuf_printf(&b, "%s://%s:%s", scheme, host, port ? port : "");
-        for (char *c = b.data; c && *c; c++)
-            if (*c >= 'A' && *c <= 'Z')
-                *c = (char)(*c - 'A' + 'a');
-        r = rb_azbuf_take(&b);
-    }
-    curl_free(scheme);
-    curl_free(host);
-    curl_free(port);
-    curl_url_cleanup(u);
-    return r;
-}
-
 /* Absolute URL for path, with api-version when asked. Caller frees. */
 static rb_status build_url(rb_arm *a, const char *path, const char *api_version, char **out,
                            rb_az_err *err)
@@ -110,7 +85,7 @@ static rb_status build_url(rb_arm *a, const char *path, const char *api_version,
     *out = NULL;
     rb_azbuf b = {0};
     if (strncasecmp(path, "https://", 8) == 0 || strncasecmp(path, "http://", 7) == 0) {
-        char *o1 = origin_of(path);
+        char *o1 = rb_url_origin(path);
         int same = o1 && a->endpoint_origin && strcmp(o1, a->endpoint_origin) == 0;
         free(o1);
         if (!same)

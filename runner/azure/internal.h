@@ -54,6 +54,10 @@ rb_status rb_b64_decode(const char *s, unsigned char **out, size_t *out_len);
 
 /* Percent-encodes through libcurl. Caller frees with free(). */
 char *rb_url_escape(const char *s);
+/* "scheme://host:port" of an absolute URL, lower case, default port
+ * filled in (libcurl's parse, remembered per scheme and authority:
+ * url_origin.c); NULL when url is not one. Caller frees. */
+char *rb_url_origin(const char *url);
 /* Percent-decodes through libcurl. Caller frees with free(). */
 char *rb_url_unescape(const char *s);
 

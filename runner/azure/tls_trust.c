@@ -1,0 +1,122 @@
+/* The HTTP engine's trust store: see tls_trust.h for why it exists. */
+#include "tls_trust.h"
+
+#include <errno.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct rb_tls_trust {
+    pthread_mutex_t lock;
+    char *ca_file;
+    char *ca_dir;
+    int tried;          /* the store was built, or building it failed */
+    X509_STORE *store;  /* NULL when building failed */
+    char error[512];
+};
+
+static char *dup_or_null(const char *s, int *failed)
+{
+    if (!s)
+        return NULL;
+    char *d = strdup(s);
+    if (!d)
+        *failed = 1;
+    return d;
+}
+
+rb_tls_trust *rb_tls_trust_new(const char *ca_file, const char *ca_dir)
+{
+    rb_tls_trust *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    int failed = 0;
+    t->ca_file = dup_or_null(ca_file, &failed);
+    t->ca_dir = dup_or_null(ca_dir, &failed);
+    pthread_mutex_init(&t->lock, NULL);
+    if (failed) {
+        rb_tls_trust_free(t);
+        return NULL;
+    }
+    return t;
+}
+
+void rb_tls_trust_free(rb_tls_trust *t)
+{
+    if (!t)
+        return;
+    X509_STORE_free(t->store);
+    pthread_mutex_destroy(&t->lock);
+    free(t->ca_file);
+    free(t->ca_dir);
+    free(t);
+}
+
+/* OpenSSL's reason for the last failure, or "unreadable". */
+static const char *ssl_reason(void)
+{
+    unsigned long e = ERR_peek_last_error();
+    const char *r = e ? ERR_reason_error_string(e) : NULL;
+    return r ? r : "unreadable";
+}
+
+static void build(rb_tls_trust *t)
+{
+    X509_STORE *s = X509_STORE_new();
+    if (!s) {
+        snprintf(t->error, sizeof t->error, "out of memory building the TLS trust store");
+        return;
+    }
+    ERR_clear_error();
+    FILE *f = t->ca_file ? fopen(t->ca_file, "r") : NULL;
+    if (t->ca_file && !f) {
+        snprintf(t->error, sizeof t->error, "cannot read the CA file %s: %s", t->ca_file,
+                 strerror(errno));
+        X509_STORE_free(s);
+        return;
+    }
+    if (f)
+        fclose(f);
+    if (t->ca_file && X509_STORE_load_file(s, t->ca_file) != 1) {
+        snprintf(t->error, sizeof t->error, "the CA file %s holds no usable PEM certificate: %s",
+                 t->ca_file, ssl_reason());
+        X509_STORE_free(s);
+        ERR_clear_error();
+        return;
+    }
+    /* A missing directory is not an error: libcurl does not treat it as one
+     * either (the lookup then finds nothing). */
+    if (t->ca_dir && X509_STORE_load_path(s, t->ca_dir) != 1) {
+        snprintf(t->error, sizeof t->error, "cannot use the CA directory %s: %s", t->ca_dir,
+                 ssl_reason());
+        X509_STORE_free(s);
+        ERR_clear_error();
+        return;
+    }
+    /* What libcurl sets on the stores it builds: prefer issuers from the
+     * trusted store to ones the server sends (legacy cross-signed
+     * intermediates), and accept a chain that ends at a trusted
+     * intermediate. */
+    X509_STORE_set_flags(s, X509_V_FLAG_TRUSTED_FIRST | X509_V_FLAG_PARTIAL_CHAIN);
+    t->store = s;
+}
+
+int rb_tls_trust_apply(rb_tls_trust *t, void *ssl_ctx, char *msg, size_t msg_len)
+{
+    pthread_mutex_lock(&t->lock);
+    if (!t->tried) {
+        t->tried = 1;
+        build(t);
+    }
+    int ok = t->store != NULL;
+    if (ok)
+        SSL_CTX_set1_cert_store(ssl_ctx, t->store); /* takes a reference */
+    if (!ok && msg && msg_len)
+        snprintf(msg, msg_len, "%s", t->error[0] ? t->error : "cannot install the TLS trust store");
+    pthread_mutex_unlock(&t->lock);
+    return ok ? 0 : -1;
+}
