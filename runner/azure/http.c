@@ -1094,10 +1094,15 @@ rb_status rb_http_send(rb_http_engine *e, const rb_http_request *req, rb_http_re
     memset(&w, 0, sizeof w);
     if (sem_init(&w.done, 0, 0) != 0)
         return rb_az_fail(err, RB_ENOMEM, "cannot create a semaphore");
-    rb_status st = rb_http_submit(e, req, on_done_sync, &w, NULL, err);
+    /* The caller keeps a reference, so the call (its buffers and easy
+     * handle) is freed here rather than on the engine thread, which serves
+     * every request of the process. */
+    rb_http_call *call = NULL;
+    rb_status st = rb_http_submit(e, req, on_done_sync, &w, &call, err);
     if (st == RB_OK) {
         while (sem_wait(&w.done) != 0 && errno == EINTR) {
         }
+        rb_http_call_release(call);
         st = w.st;
         *out = w.resp;
         if (err)
