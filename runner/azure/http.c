@@ -20,6 +20,7 @@
 #define _GNU_SOURCE /* pthread_setname_np */
 #include "http.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -340,9 +341,15 @@ static void call_unref(rb_http_call *c)
  * never leave the machine. */
 static int is_local_host(const char *host)
 {
-    return strcmp(host, "localhost") == 0 || strncmp(host, "127.", 4) == 0 ||
-           strcmp(host, "[::1]") == 0 || strcmp(host, "::1") == 0 ||
-           strncmp(host, "169.254.", 8) == 0;
+    if (strcmp(host, "localhost") == 0 || strcmp(host, "[::1]") == 0 || strcmp(host, "::1") == 0)
+        return 1;
+    /* An IPv4 address, not a name that starts like one
+     * ("127.0.0.1.example.com" is anywhere DNS says). */
+    struct in_addr a;
+    if (inet_pton(AF_INET, host, &a) != 1)
+        return 0;
+    uint32_t ip = ntohl(a.s_addr);
+    return (ip >> 24) == 127 || (ip >> 16) == 0xA9FE; /* 127/8, 169.254/16 */
 }
 
 /* Only https, except plain http to local hosts. Sets *origin to

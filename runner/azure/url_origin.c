@@ -16,6 +16,7 @@
 #include <string.h>
 
 #define SLOTS 16
+#define MAX_URL_LEN 8000000u /* libcurl's CURL_MAX_INPUT_LENGTH */
 
 typedef struct {
     char *prefix; /* "scheme://authority" as written */
@@ -72,9 +73,13 @@ static size_t cacheable_prefix(const char *url)
     }
     if (n == s)
         return 0;
-    for (const unsigned char *p = (const unsigned char *)url + n; *p; p++)
+    const unsigned char *p = (const unsigned char *)url + n;
+    for (; *p; p++)
         if (*p <= ' ' || *p == 0x7f)
             return 0;
+    /* libcurl refuses URLs longer than 8,000,000 bytes. */
+    if ((size_t)((const char *)p - url) > MAX_URL_LEN)
+        return 0;
     return n;
 }
 

@@ -4,7 +4,7 @@
 # shellcheck shell=bash
 
 REBOUND_APT_PACKAGES=(
-  build-essential cmake pkg-config git jq curl openssl
+  build-essential cmake pkg-config git jq curl openssl ca-certificates
   liblua5.4-dev libyaml-dev libcjson-dev libcurl4-openssl-dev libssl-dev
   libmicrohttpd-dev libcmocka-dev libxml2-dev
 )

@@ -16,13 +16,22 @@
 #include "testutil.h"
 #include "tsrv.h"
 
+typedef struct {
+    char data[256];
+    size_t len;
+} sinkbuf;
+
 static tsrv *g_srv;
 static rb_http_engine *g_eng;
 static char g_base[64];
 
 static int handler(void *user, const tsrv_req *r, int fd)
 {
-    if (strncmp(r->target, "/ok", 3) == 0) {
+    if (strcmp(r->method, "HEAD") == 0) { /* the headers of /ok, no body */
+        const char *h = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                        "Content-Length: 11\r\n\r\n";
+        tsrv_write(fd, h, strlen(h));
+    } else if (strncmp(r->target, "/ok", 3) == 0) {
         tsrv_reply(fd, 200, NULL, "application/json", "{\"ok\":true}");
     } else if (strcmp(r->target, "/echo") == 0) {
         char body[256];
@@ -252,6 +261,113 @@ static void test_url_policy(void **state)
     rb_http_response_free(resp);
 }
 
+static rb_status send_url(const char *fmt, rb_http_response **resp, rb_az_err *err)
+{
+    char url[256];
+    snprintf(url, sizeof url, fmt, tsrv_port(g_srv));
+    rb_http_request req = {.method = "GET", .url = url, .timeout_ms = 3000};
+    rb_http_response_free(*resp);
+    *resp = NULL;
+    return rb_http_send(g_eng, &req, resp, err);
+}
+
+/* Which host a URL names is libcurl's answer, however it is written and
+ * whatever was asked before (origins are remembered per authority). */
+static void test_url_policy_hosts(void **state)
+{
+    rb_http_response *resp = NULL;
+    rb_az_err err;
+    /* Local hosts in any case: plain http allowed, and it reaches tsrv. */
+    const char *local[] = {"http://LOCALHOST:%d/ok", "http://LocalHost:%d/ok",
+                           "HTTP://127.0.0.1:%d/ok", "http://127.0.0.1:%d/ok", NULL};
+    for (int i = 0; local[i]; i++) {
+        if (send_url(local[i], &resp, &err) != RB_OK)
+            fail_msg("%s: %s", local[i], err.msg);
+        assert_int_equal(resp->status, 200);
+    }
+    /* User info is not the host: these name evil.example. */
+    const char *remote[] = {"http://127.0.0.1:%d@evil.example/ok",
+                            "http://localhost@evil.example:%d/ok",
+                            "http://LOCALHOST:%d@Evil.Example/ok", "http://EXAMPLE.com:%d/ok",
+                            /* names that start like a local address */
+                            "http://127.0.0.1.example.com:%d/ok", "http://169.254.1.2.nip.example:%d/ok",
+                            NULL};
+    for (int i = 0; remote[i]; i++) {
+        assert_int_equal(send_url(remote[i], &resp, &err), RB_EINVAL);
+        assert_non_null(strstr(err.msg, "only https"));
+    }
+    assert_int_equal(send_url("http://127.0.0.1:%d/a b", &resp, &err), RB_EINVAL);
+    assert_non_null(strstr(err.msg, "not an absolute URL"));
+    assert_int_equal(send_url("127.0.0.1:%d/ok", &resp, &err), RB_EINVAL);
+    assert_non_null(strstr(err.msg, "not an absolute URL"));
+    /* IPv6 loopback is local too (nothing listens there: not refused, but
+     * not answered either). */
+    rb_status st = send_url("http://[::1]:%d/ok", &resp, &err);
+    assert_int_not_equal(st, RB_EINVAL);
+    rb_http_response_free(resp);
+}
+
+static int sink_collect(void *user, const void *data, size_t len)
+{
+    sinkbuf *b = user;
+    if (!data) {
+        b->len = 0;
+        return 0;
+    }
+    if (b->len + len >= sizeof b->data)
+        return 1;
+    memcpy(b->data + b->len, data, len);
+    b->len += len;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+static void call(const char *method, const char *path, const char *body, const char *want)
+{
+    char url[256];
+    snprintf(url, sizeof url, "%s%s", g_base, path);
+    rb_http_request req = {.method = method, .url = url, .body = body,
+                           .body_len = body ? strlen(body) : 0, .timeout_ms = 5000};
+    rb_http_response *resp = NULL;
+    rb_az_err err;
+    if (rb_http_send(g_eng, &req, &resp, &err) != RB_OK)
+        fail_msg("%s %s: %s", method, path, err.msg);
+    assert_int_equal(resp->status, 200);
+    if (strcmp(resp->body, want) != 0)
+        fail_msg("%s %s: got \"%s\", want \"%s\"", method, path, resp->body, want);
+    rb_http_response_free(resp);
+}
+
+/* Handles are pooled and reset between calls: nothing of a HEAD, a body or
+ * a streamed read carries over to the next call on the same handle. */
+static void test_pooled_handles_reset(void **state)
+{
+    for (int round = 0; round < 2; round++) {
+        call("HEAD", "/ok", NULL, "");
+        call("GET", "/ok", NULL, "{\"ok\":true}");
+        call("PUT", "/echo", "hello", "PUT 5 hello");
+        call("GET", "/echo", NULL, "GET 0 ");
+        call("DELETE", "/echo", "xy", "DELETE 2 xy");
+        call("DELETE", "/echo", NULL, "DELETE 0 ");
+        call("POST", "/echo", "abc", "POST 3 abc");
+        call("HEAD", "/ok", NULL, "");
+    }
+    /* A streamed read (its handle is not pooled), then collected ones. */
+    sinkbuf got = {.len = 0};
+    char url[256];
+    snprintf(url, sizeof url, "%s/ok", g_base);
+    rb_http_request req = {.method = "GET", .url = url, .sink = sink_collect, .sink_user = &got,
+                           .timeout_ms = 5000};
+    rb_http_response *resp = NULL;
+    assert_int_equal(rb_http_send(g_eng, &req, &resp, NULL), RB_OK);
+    assert_string_equal(got.data, "{\"ok\":true}");
+    assert_string_equal(resp->body, "");
+    rb_http_response_free(resp);
+    call("GET", "/ok", NULL, "{\"ok\":true}");
+    call("PUT", "/echo", "z", "PUT 1 z");
+    call("GET", "/echo", NULL, "GET 0 ");
+}
+
 static int proxy_handler(void *user, const tsrv_req *r, int fd)
 {
     char body[8300];
@@ -324,6 +440,8 @@ int main(void)
         cmocka_unit_test(test_timeout_and_cancel),
         cmocka_unit_test(test_limits_and_malformed),
         cmocka_unit_test(test_url_policy),
+        cmocka_unit_test(test_url_policy_hosts),
+        cmocka_unit_test(test_pooled_handles_reset),
         cmocka_unit_test(test_proxy_variables),
         cmocka_unit_test(test_trace_is_redacted),
     };
