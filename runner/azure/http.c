@@ -22,6 +22,7 @@
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
+#include <openssl/opensslv.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -150,6 +151,14 @@ void rb_http_trace_close(void)
     pthread_mutex_unlock(&g_trace_lock);
 }
 
+/* What went wrong with a call's transfer, most specific first. */
+static const char *call_error_text(const rb_http_call *c, CURLcode rc)
+{
+    return c->limit_error ? c->limit_error
+           : c->errbuf_trust[0] ? c->errbuf_trust
+           : c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc);
+}
+
 static void trace_text(rb_azbuf *t, const char *prefix, const char *data, size_t len)
 {
     size_t n = len > TRACE_BODY_MAX ? TRACE_BODY_MAX : len;
@@ -176,7 +185,7 @@ static void trace_call(rb_http_call *c, rb_status st, long status)
     int64_t ms = rb_now_ms() - c->started_ms;
     if (st != RB_OK) {
         rb_azbuf_printf(&t, "<<< transport error %s after %lld ms: %s\n", rb_status_name(st),
-                      (long long)ms, c->limit_error ? c->limit_error : c->errbuf);
+                      (long long)ms, call_error_text(c, CURLE_OK));
     } else {
         rb_azbuf_printf(&t, "<<< %ld after %lld ms\n", status, (long long)ms);
         for (size_t i = 0; i < c->resp_headers.n; i++)
@@ -294,14 +303,11 @@ static CURL *easy_take(rb_http_engine *e)
     return h ? h : curl_easy_init();
 }
 
-/* sized: the handle read a streamed body, and keeps libcurl's 512 KiB
- * receive buffer (see easy_bind) until cleaned up: not worth keeping. */
-static void easy_give(rb_http_engine *e, CURL *h, int sized)
+static void easy_give(rb_http_engine *e, CURL *h)
 {
-    if (!sized)
-        curl_easy_reset(h);
+    curl_easy_reset(h);
     pthread_mutex_lock(&e->lock);
-    int kept = !sized && !e->stop && e->n_easy_pool < EASY_POOL;
+    int kept = !e->stop && e->n_easy_pool < EASY_POOL;
     if (kept)
         e->easy_pool[e->n_easy_pool++] = h;
     pthread_mutex_unlock(&e->lock);
@@ -314,7 +320,7 @@ static void call_free(rb_http_call *c)
     if (!c)
         return;
     if (c->easy)
-        easy_give(c->eng, c->easy, c->sink != NULL);
+        easy_give(c->eng, c->easy);
     curl_slist_free_all(c->slist);
     rb_strv_free(&c->req_headers);
     rb_strv_free(&c->resp_headers);
@@ -412,12 +418,29 @@ static rb_status call_setup(rb_http_call *c, const rb_http_request *req, rb_az_e
 
 /* Engine thread, when the call goes to libcurl: a handle with the call's
  * options. 0, or -1 when no handle could be created. */
+static int easy_setup(rb_http_engine *e, rb_http_call *c, CURL *h);
+
 static int easy_bind(rb_http_engine *e, rb_http_call *c)
 {
     CURL *h = easy_take(e);
-    if (!h)
-        return -1;
+    if (h && easy_setup(e, c, h) != 0) {
+        /* libcurl refuses a new receive buffer size while the handle still
+         * holds its buffer (kept past the transfer when the connection was
+         * shared, as with HTTP/2): a fresh handle then. */
+        curl_easy_cleanup(h);
+        h = curl_easy_init();
+        if (h && easy_setup(e, c, h) != 0) {
+            curl_easy_cleanup(h);
+            h = NULL;
+        }
+    }
     c->easy = h;
+    return h ? 0 : -1;
+}
+
+/* The call's options on h: 0, or -1 when libcurl refused one. */
+static int easy_setup(rb_http_engine *e, rb_http_call *c, CURL *h)
+{
     curl_easy_setopt(h, CURLOPT_URL, c->url);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
@@ -427,6 +450,11 @@ static int easy_bind(rb_http_engine *e, rb_http_call *c)
         /* The engine's store replaces what libcurl would load per connection. */
         curl_easy_setopt(h, CURLOPT_CAINFO, NULL);
         curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
+        /* An HTTPS proxy's connection gets the same store from the callback;
+         * left to its defaults, libcurl 7.88 would also load the system
+         * bundle into that shared store once the callback has run. */
+        curl_easy_setopt(h, CURLOPT_PROXY_CAINFO, NULL);
+        curl_easy_setopt(h, CURLOPT_PROXY_CAPATH, NULL);
         curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
         curl_easy_setopt(h, CURLOPT_SSL_CTX_DATA, e);
     } else if (e->ca_file) {
@@ -444,8 +472,8 @@ static int easy_bind(rb_http_engine *e, rb_http_call *c)
     curl_easy_setopt(h, CURLOPT_WRITEDATA, c);
     /* Streamed bodies (blob reads) in 512 KiB reads instead of libcurl's
      * 16 KiB: a 32nd of the recv calls and sink calls per GiB. */
-    if (c->sink)
-        curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 512L * 1024);
+    if (c->sink && curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 512L * 1024) != CURLE_OK)
+        return -1;
     curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
     curl_easy_setopt(h, CURLOPT_XFERINFODATA, c);
@@ -485,13 +513,13 @@ char *rb_http_where(const char *method, const char *url, char *buf, size_t len)
 
 static rb_status map_result(rb_http_call *c, CURLcode rc, rb_az_err *err)
 {
-    const char *what = c->limit_error ? c->limit_error
-                       : c->errbuf_trust[0] ? c->errbuf_trust
-                       : c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc);
+    const char *what = call_error_text(c, rc);
     char where[512];
     rb_http_where(c->method, c->url, where, sizeof where);
     if (c->limit_error)
         return rb_az_fail(err, RB_EPROTO, "%s: %s", where, what);
+    if (c->errbuf_trust[0]) /* our side: the configured CAs could not be read */
+        return rb_az_fail(err, RB_EAUTH, "%s: cannot verify TLS peers: %s", where, what);
     if (c->sink_aborted)
         return rb_az_fail(err, RB_ECANCELED, "%s: the response consumer stopped the transfer", where);
     switch (rc) {
@@ -891,7 +919,11 @@ static void global_init(void)
 static rb_tls_trust *trust_new(const char *ca_file)
 {
     const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
-    if (!v || !v->ssl_version || strncmp(v->ssl_version, "OpenSSL/", 8) != 0)
+    /* libcurl's OpenSSL must be the one rebound links: an SSL_CTX of
+     * another major version would be a foreign structure. */
+    char want[32];
+    snprintf(want, sizeof want, "OpenSSL/%d.", OPENSSL_VERSION_MAJOR);
+    if (!v || !v->ssl_version || strncmp(v->ssl_version, want, strlen(want)) != 0)
         return NULL;
     CURL *h = curl_easy_init();
     if (!h)
@@ -901,7 +933,9 @@ static rb_tls_trust *trust_new(const char *ca_file)
     /* The built-in defaults (libcurl >= 7.84). */
     curl_easy_getinfo(h, CURLINFO_CAINFO, &def_file);
     curl_easy_getinfo(h, CURLINFO_CAPATH, &def_dir);
-    if (curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx) == CURLE_OK)
+    /* Nothing to trust at all: leave it to libcurl (and its error). */
+    int any = ca_file || def_file || def_dir;
+    if (any && curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx) == CURLE_OK)
         t = rb_tls_trust_new(ca_file ? ca_file : def_file, def_dir);
     curl_easy_cleanup(h);
     return t;
@@ -1101,15 +1135,10 @@ rb_status rb_http_send(rb_http_engine *e, const rb_http_request *req, rb_http_re
     memset(&w, 0, sizeof w);
     if (sem_init(&w.done, 0, 0) != 0)
         return rb_az_fail(err, RB_ENOMEM, "cannot create a semaphore");
-    /* The caller keeps a reference, so the call (its buffers and easy
-     * handle) is freed here rather than on the engine thread, which serves
-     * every request of the process. */
-    rb_http_call *call = NULL;
-    rb_status st = rb_http_submit(e, req, on_done_sync, &w, &call, err);
+    rb_status st = rb_http_submit(e, req, on_done_sync, &w, NULL, err);
     if (st == RB_OK) {
         while (sem_wait(&w.done) != 0 && errno == EINTR) {
         }
-        rb_http_call_release(call);
         st = w.st;
         *out = w.resp;
         if (err)

@@ -9,13 +9,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 
 struct rb_tls_trust {
     pthread_mutex_t lock;
     char *ca_file;
     char *ca_dir;
-    int tried;          /* the store was built, or building it failed */
-    X509_STORE *store;  /* NULL when building failed */
+    X509_STORE *store;  /* NULL until built */
+    time_t failed_at;   /* when building last failed, 0 if never */
     char error[512];
 };
 
@@ -73,9 +75,12 @@ static void build(rb_tls_trust *t)
     }
     ERR_clear_error();
     FILE *f = t->ca_file ? fopen(t->ca_file, "r") : NULL;
-    if (t->ca_file && !f) {
+    struct stat st;
+    if (t->ca_file && (!f || (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)))) {
         snprintf(t->error, sizeof t->error, "cannot read the CA file %s: %s", t->ca_file,
-                 strerror(errno));
+                 f ? "it is a directory" : strerror(errno));
+        if (f)
+            fclose(f);
         X509_STORE_free(s);
         return;
     }
@@ -108,15 +113,19 @@ static void build(rb_tls_trust *t)
 int rb_tls_trust_apply(rb_tls_trust *t, void *ssl_ctx, char *msg, size_t msg_len)
 {
     pthread_mutex_lock(&t->lock);
-    if (!t->tried) {
-        t->tried = 1;
+    /* A failed build is tried again, at most once a second: a CA file that
+     * was missing when the first connection opened may be there now. */
+    time_t now = time(NULL);
+    if (!t->store && (t->failed_at == 0 || now - t->failed_at >= 1)) {
+        t->error[0] = '\0';
         build(t);
+        t->failed_at = t->store ? 0 : now;
     }
     int ok = t->store != NULL;
     if (ok)
         SSL_CTX_set1_cert_store(ssl_ctx, t->store); /* takes a reference */
     if (!ok && msg && msg_len)
-        snprintf(msg, msg_len, "%s", t->error[0] ? t->error : "cannot install the TLS trust store");
+        snprintf(msg, msg_len, "%s", t->error[0] ? t->error : "cannot build the TLS trust store");
     pthread_mutex_unlock(&t->lock);
     return ok ? 0 : -1;
 }

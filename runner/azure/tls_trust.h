@@ -25,8 +25,10 @@ rb_tls_trust *rb_tls_trust_new(const char *ca_file, const char *ca_dir);
 void rb_tls_trust_free(rb_tls_trust *t);
 
 /* Makes ssl_ctx (an SSL_CTX *) verify against the store, reading ca_file the
- * first time. Thread-safe. Returns 0, or -1 with the reason in msg (the
- * file that could not be read; the same reason on every later call). */
+ * first time (a store once built is kept for the engine's life: a CA file
+ * replaced later is not read again). Thread-safe. Returns 0, or -1 with the
+ * reason in msg (the file that could not be read). After a failure the
+ * file is read again by the first call a second or more later. */
 int rb_tls_trust_apply(rb_tls_trust *t, void *ssl_ctx, char *msg, size_t msg_len);
 
 #endif

@@ -105,16 +105,21 @@ char *rb_url_origin(const char *url)
         char *copy = strdup(origin);
         if (prefix && copy) {
             pthread_mutex_lock(&g_lock);
-            slot *s = &g_slots[g_next++ % SLOTS];
-            free(s->prefix);
-            free(s->origin);
-            s->prefix = prefix;
-            s->origin = copy;
+            int known = 0; /* another thread's miss may have added it */
+            for (int i = 0; i < SLOTS && !known; i++)
+                known = g_slots[i].prefix && strcmp(g_slots[i].prefix, prefix) == 0;
+            if (!known) {
+                slot *s = &g_slots[g_next++ % SLOTS];
+                free(s->prefix);
+                free(s->origin);
+                s->prefix = prefix;
+                s->origin = copy;
+                prefix = copy = NULL;
+            }
             pthread_mutex_unlock(&g_lock);
-        } else {
-            free(prefix);
-            free(copy);
         }
+        free(prefix);
+        free(copy);
     }
     return origin;
 }

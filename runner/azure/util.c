@@ -255,7 +255,13 @@ rb_status rb_sleep_ms(int64_t ms, const atomic_int *cancel)
     }
     sleeper s = {.cancel = cancel};
     sem_init(&s.wake, 0, 0);
-    sleep_shard *sh = &g_shards[((uintptr_t)&s >> 6) % SLEEP_SHARDS];
+    /* Threads take shards in turn (their stacks, hence &s, share their
+     * low bits, so an address would pick one shard for all). */
+    static atomic_uint next_shard;
+    static _Thread_local int shard = -1;
+    if (shard < 0)
+        shard = (int)(atomic_fetch_add(&next_shard, 1) % SLEEP_SHARDS);
+    sleep_shard *sh = &g_shards[shard];
     pthread_mutex_lock(&sh->lock);
     s.next = sh->head;
     if (sh->head)

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "azure/tls_trust.h"
 #include "testutil.h"
@@ -140,10 +141,24 @@ static void test_missing_file(void **state)
         assert_string_equal(msg, want);
     }
     assert_ptr_equal(SSL_CTX_get_cert_store(ctx), before);
-    /* Created later, the file is still not read: the answer was given. */
+    /* Created later, the file is read by a call a second or more after the
+     * failure (not before: a missing file is not looked for per
+     * connection). */
     write_pem(path, g_cert1, NULL);
     assert_int_equal(rb_tls_trust_apply(t, ctx, NULL, 0), -1);
+    struct timespec pause = {1, 100 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+    assert_int_equal(rb_tls_trust_apply(t, ctx, msg, sizeof msg), 0);
+    assert_ptr_not_equal(SSL_CTX_get_cert_store(ctx), before);
     remove(path);
+    SSL_CTX_free(ctx);
+    rb_tls_trust_free(t);
+    /* A directory is no CA file. */
+    t = rb_tls_trust_new(g_dir, NULL);
+    ctx = SSL_CTX_new(TLS_client_method());
+    snprintf(want, sizeof want, "cannot read the CA file %s: it is a directory", g_dir);
+    assert_int_equal(rb_tls_trust_apply(t, ctx, msg, sizeof msg), -1);
+    assert_string_equal(msg, want);
     SSL_CTX_free(ctx);
     rb_tls_trust_free(t);
 }
