@@ -144,7 +144,8 @@ static void on_done(void *user, rb_status st, rb_http_response *resp, const rb_a
     rb_http_response_free(resp);
 }
 
-/* 100 requests that each take 300 ms finish together on one engine thread. */
+/* 100 requests that each take 300 ms run at once (16 per origin) on one
+ * engine thread. */
 static void test_concurrency_and_reuse(void **state)
 {
     struct async_state a = {.m = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
@@ -163,7 +164,9 @@ static void test_concurrency_and_reuse(void **state)
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     assert_int_equal(a.ok, 100);
-    assert_true(s < 3.0); /* sequentially it would take 30 s */
+    /* Sequentially 30 s; 16 connections at a time (the engine's limit per
+     * origin) 7 rounds, 2.1 s. */
+    assert_true(s < 5.0);
     int opened = tsrv_accepted(g_srv) - before;
     /* A second wave reuses the connections of the first. */
     a.done = a.ok = 0;

@@ -2,7 +2,7 @@
  * CURLOPT_SSL_CTX_FUNCTION) against azsim over TLS: a missing or junk CA
  * file named in the error, a CA that is not the server's refused, the
  * built-in bundle used when no CA file is given, and the right CA trusted
- * on every connection of a burst wider than the 32 per origin. */
+ * on every connection of a burst wider than the 16 per origin. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -255,7 +255,7 @@ static void control_post(rb_http_engine *e, const char *path, const char *body)
 }
 
 /* The right CA: sequential requests, then 80 at once over two origins
- * (azsim holds each for 300 ms, so each origin opens its 32 connections,
+ * (azsim holds each for 300 ms, so each origin opens its 16 connections,
  * each with its own SSL_CTX and the one store). */
 static void test_right_ca_many(void **state)
 {
