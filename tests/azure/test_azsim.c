@@ -11,7 +11,6 @@
 #include <cjson/cJSON.h>
 #include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +24,7 @@
 #include "azure/arm.h"
 #include "azure/blob.h"
 #include "azure/redact.h"
+#include "azsim_proc.h"
 #include "testutil.h"
 
 #define T "test_azsim"
@@ -32,9 +32,8 @@
 #define SUB "22222222-2222-2222-2222-222222222222"
 #define ARM_SCOPE "https://management.azure.com/.default"
 
-extern char **environ;
 
-static pid_t g_pid;
+static azsim_proc g_az;
 static char g_dir[1024], g_base[128], g_control[128], g_ca[1200];
 static int g_port;
 static rb_http_engine *g_eng;
@@ -47,23 +46,6 @@ static long long now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = calloc(1, (size_t)n + 1);
-    if (fread(b, 1, (size_t)n, f) != (size_t)n) {
-        free(b);
-        b = NULL;
-    }
-    fclose(f);
-    return b;
 }
 
 /* The control API: plain HTTP on loopback, through the same engine. */
@@ -95,7 +77,7 @@ static int write_estate(const char *path)
     char *cert = NULL;
     char certpath[1300];
     snprintf(certpath, sizeof certpath, "%s/cert.pem", g_dir);
-    cert = slurp(certpath);
+    cert = tu_slurp(certpath);
     if (!cert)
         return -1;
     cJSON *e = cJSON_CreateObject();
@@ -175,44 +157,15 @@ static int write_estate(const char *path)
 
 static int start_azsim(void)
 {
-    char estate[1300], ready[1300], tls[1300], logp[1300];
+    char estate[1300];
     snprintf(estate, sizeof estate, "%s/estate.json", g_dir);
-    snprintf(ready, sizeof ready, "%s/ready.json", g_dir);
-    snprintf(tls, sizeof tls, "%s/tls", g_dir);
-    snprintf(logp, sizeof logp, "%s/azsim.out", g_dir);
-    unlink(ready);
-    if (write_estate(estate) != 0)
+    if (write_estate(estate) != 0 || azsim_proc_start(&g_az, AZSIM_BIN, g_dir, estate) != 0)
         return -1;
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, logp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    const char *argv[] = {AZSIM_BIN, "serve", "--estate", estate, "--ready-file", ready,
-                          "--tls-dir", tls, NULL};
-    int rc = posix_spawn(&g_pid, AZSIM_BIN, &fa, NULL, (char *const *)argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0)
-        return -1;
-    for (int i = 0; i < 200; i++) {
-        char *txt = slurp(ready);
-        if (txt) {
-            cJSON *j = cJSON_Parse(txt);
-            free(txt);
-            if (j) {
-                snprintf(g_base, sizeof g_base, "%s",
-                         cJSON_GetObjectItem(j, "base_url")->valuestring);
-                snprintf(g_control, sizeof g_control, "%s",
-                         cJSON_GetObjectItem(j, "control_url")->valuestring);
-                snprintf(g_ca, sizeof g_ca, "%s", cJSON_GetObjectItem(j, "ca")->valuestring);
-                g_port = cJSON_GetObjectItem(j, "port")->valueint;
-                cJSON_Delete(j);
-                return 0;
-            }
-        }
-        usleep(100 * 1000);
-    }
-    fprintf(stderr, "azsim did not become ready (see %s)\n", logp);
-    return -1;
+    snprintf(g_base, sizeof g_base, "%s", g_az.base);
+    snprintf(g_control, sizeof g_control, "%s", g_az.control);
+    snprintf(g_ca, sizeof g_ca, "%s", g_az.ca);
+    g_port = g_az.port;
+    return 0;
 }
 
 static int setup(void **state)
@@ -248,11 +201,7 @@ static int teardown(void **state)
     rb_cred_free(g_cred);
     rb_http_engine_free(g_eng);
     rb_http_trace_close();
-    if (g_pid > 0) {
-        kill(g_pid, SIGTERM);
-        int st;
-        waitpid(g_pid, &st, 0);
-    }
+    azsim_proc_stop(&g_az);
     return 0;
 }
 
@@ -539,7 +488,7 @@ static void test_lro_reattach_new_process(void **state)
     waitpid(pid, &status, 0);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
-    char *txt = slurp(out);
+    char *txt = tu_slurp(out);
     assert_non_null(txt);
     assert_non_null(strstr(txt, "\"provisioningState\":\"Succeeded\""));
     free(txt);
@@ -689,7 +638,7 @@ static void test_azure_context(void **state)
     rb_http_response_free(resp);
     rb_az_auth_free(auth);
     rb_azure_free(az);
-    char *t = slurp(trace);
+    char *t = tu_slurp(trace);
     assert_non_null(t);
     assert_non_null(strstr(t, "/secrets/db-password"));
     free(t);

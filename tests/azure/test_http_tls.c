@@ -13,7 +13,6 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,77 +22,31 @@
 #include <unistd.h>
 
 #include "azure/http.h"
+#include "azsim_proc.h"
 #include "testutil.h"
 
 #define T "test_http_tls"
 
-extern char **environ;
-
-static pid_t g_pid;
+static azsim_proc g_az;
 static char g_dir[1024], g_base[128], g_local[128], g_control[128], g_ca[1200];
 static char g_other[1100], g_junk[1100], g_missing[1100], g_bundle[1100];
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = calloc(1, (size_t)n + 1);
-    if (fread(b, 1, (size_t)n, f) != (size_t)n) {
-        free(b);
-        b = NULL;
-    }
-    fclose(f);
-    return b;
-}
-
 static int start_azsim(void)
 {
-    char estate[1300], ready[1300], tls[1300], logp[1300];
+    char estate[1300];
     snprintf(estate, sizeof estate, "%s/estate.json", g_dir);
-    snprintf(ready, sizeof ready, "%s/ready.json", g_dir);
-    snprintf(tls, sizeof tls, "%s/tls", g_dir);
-    snprintf(logp, sizeof logp, "%s/azsim.out", g_dir);
-    unlink(ready);
     FILE *f = fopen(estate, "w");
     if (!f)
         return -1;
     fputs("{\"tenant\": \"11111111-1111-1111-1111-111111111111\"}\n", f);
     fclose(f);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, logp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    const char *argv[] = {AZSIM_BIN, "serve", "--estate", estate, "--ready-file", ready,
-                          "--tls-dir", tls, NULL};
-    int rc = posix_spawn(&g_pid, AZSIM_BIN, &fa, NULL, (char *const *)argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0)
+    if (azsim_proc_start(&g_az, AZSIM_BIN, g_dir, estate) != 0)
         return -1;
-    for (int i = 0; i < 200; i++) {
-        char *txt = slurp(ready);
-        if (txt) {
-            cJSON *j = cJSON_Parse(txt);
-            free(txt);
-            if (j) {
-                snprintf(g_base, sizeof g_base, "%s",
-                         cJSON_GetObjectItem(j, "base_url")->valuestring);
-                snprintf(g_control, sizeof g_control, "%s",
-                         cJSON_GetObjectItem(j, "control_url")->valuestring);
-                snprintf(g_ca, sizeof g_ca, "%s", cJSON_GetObjectItem(j, "ca")->valuestring);
-                snprintf(g_local, sizeof g_local, "https://localhost:%d",
-                         cJSON_GetObjectItem(j, "port")->valueint);
-                cJSON_Delete(j);
-                return 0;
-            }
-        }
-        usleep(100 * 1000);
-    }
-    fprintf(stderr, "azsim did not become ready (see %s)\n", logp);
-    return -1;
+    snprintf(g_base, sizeof g_base, "%s", g_az.base);
+    snprintf(g_control, sizeof g_control, "%s", g_az.control);
+    snprintf(g_ca, sizeof g_ca, "%s", g_az.ca);
+    snprintf(g_local, sizeof g_local, "https://localhost:%d", g_az.port);
+    return 0;
 }
 
 static int setup(void **state)
@@ -126,11 +79,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     rb_http_trace_close();
-    if (g_pid > 0) {
-        kill(g_pid, SIGTERM);
-        int st;
-        waitpid(g_pid, &st, 0);
-    }
+    azsim_proc_stop(&g_az);
     return 0;
 }
 
