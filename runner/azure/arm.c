@@ -2,7 +2,6 @@
  * arm.h. */
 #include "arm.h"
 
-#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,7 +43,6 @@ struct rb_arm_pager {
     int index;
     int pages;
 };
-
 
 rb_status rb_arm_new(rb_arm **out, rb_http_engine *eng, rb_cred *cred, const rb_cloud *cloud,
                      rb_az_err *err)

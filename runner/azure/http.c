@@ -418,28 +418,6 @@ static rb_status call_setup(rb_http_call *c, const rb_http_request *req, rb_az_e
     return RB_OK;
 }
 
-/* Engine thread, when the call goes to libcurl: a handle with the call's
- * options. 0, or -1 when no handle could be created. */
-static int easy_setup(rb_http_engine *e, rb_http_call *c, CURL *h);
-
-static int easy_bind(rb_http_engine *e, rb_http_call *c)
-{
-    CURL *h = easy_take(e);
-    if (h && easy_setup(e, c, h) != 0) {
-        /* libcurl refuses a new receive buffer size while the handle still
-         * holds its buffer (kept past the transfer when the connection was
-         * shared, as with HTTP/2): a fresh handle then. */
-        curl_easy_cleanup(h);
-        h = curl_easy_init();
-        if (h && easy_setup(e, c, h) != 0) {
-            curl_easy_cleanup(h);
-            h = NULL;
-        }
-    }
-    c->easy = h;
-    return h ? 0 : -1;
-}
-
 /* The call's options on h: 0, or -1 when libcurl refused one. */
 static int easy_setup(rb_http_engine *e, rb_http_call *c, CURL *h)
 {
@@ -495,6 +473,26 @@ static int easy_setup(rb_http_engine *e, rb_http_call *c, CURL *h)
         curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, m);
     }
     return 0;
+}
+
+/* Engine thread, when the call goes to libcurl: a handle with the call's
+ * options. 0, or -1 when no handle could be created. */
+static int easy_bind(rb_http_engine *e, rb_http_call *c)
+{
+    CURL *h = easy_take(e);
+    if (h && easy_setup(e, c, h) != 0) {
+        /* libcurl refuses a new receive buffer size while the handle still
+         * holds its buffer (kept past the transfer when the connection was
+         * shared, as with HTTP/2): a fresh handle then. */
+        curl_easy_cleanup(h);
+        h = curl_easy_init();
+        if (h && easy_setup(e, c, h) != 0) {
+            curl_easy_cleanup(h);
+            h = NULL;
+        }
+    }
+    c->easy = h;
+    return h ? 0 : -1;
 }
 
 char *rb_http_where(const char *method, const char *url, char *buf, size_t len)

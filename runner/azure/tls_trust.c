@@ -66,6 +66,23 @@ static const char *ssl_reason(void)
     return r ? r : "unreadable";
 }
 
+/* Why ca_file could not be loaded: it cannot be opened, it is a
+ * directory, or it holds no PEM certificate (OpenSSL's reason). */
+static void describe_file_failure(rb_tls_trust *t)
+{
+    const char *reason = ssl_reason();
+    FILE *f = fopen(t->ca_file, "r");
+    struct stat st;
+    if (!f || (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)))
+        snprintf(t->error, sizeof t->error, "cannot read the CA file %s: %s", t->ca_file,
+                 f ? "it is a directory" : strerror(errno));
+    else
+        snprintf(t->error, sizeof t->error, "the CA file %s holds no usable PEM certificate: %s",
+                 t->ca_file, reason);
+    if (f)
+        fclose(f);
+}
+
 static void build(rb_tls_trust *t)
 {
     X509_STORE *s = X509_STORE_new();
@@ -74,21 +91,8 @@ static void build(rb_tls_trust *t)
         return;
     }
     ERR_clear_error();
-    FILE *f = t->ca_file ? fopen(t->ca_file, "r") : NULL;
-    struct stat st;
-    if (t->ca_file && (!f || (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)))) {
-        snprintf(t->error, sizeof t->error, "cannot read the CA file %s: %s", t->ca_file,
-                 f ? "it is a directory" : strerror(errno));
-        if (f)
-            fclose(f);
-        X509_STORE_free(s);
-        return;
-    }
-    if (f)
-        fclose(f);
     if (t->ca_file && X509_STORE_load_file(s, t->ca_file) != 1) {
-        snprintf(t->error, sizeof t->error, "the CA file %s holds no usable PEM certificate: %s",
-                 t->ca_file, ssl_reason());
+        describe_file_failure(t);
         X509_STORE_free(s);
         ERR_clear_error();
         return;

@@ -20,6 +20,7 @@
 
 typedef struct {
     char *prefix; /* "scheme://authority" as written */
+    size_t prefix_len;
     char *origin; /* "scheme://host:port", lower case */
 } slot;
 
@@ -83,18 +84,25 @@ static size_t cacheable_prefix(const char *url)
     return n;
 }
 
+/* The slot remembering the n-byte prefix of url, or NULL (under g_lock). */
+static slot *find_locked(const char *url, size_t n)
+{
+    for (int i = 0; i < SLOTS; i++)
+        if (g_slots[i].prefix && g_slots[i].prefix_len == n &&
+            memcmp(g_slots[i].prefix, url, n) == 0)
+            return &g_slots[i];
+    return NULL;
+}
+
 char *rb_url_origin(const char *url)
 {
     if (!url)
         return NULL;
     size_t n = cacheable_prefix(url);
     if (n) {
-        char *hit = NULL;
         pthread_mutex_lock(&g_lock);
-        for (int i = 0; i < SLOTS && !hit; i++)
-            if (g_slots[i].prefix && strlen(g_slots[i].prefix) == n &&
-                memcmp(g_slots[i].prefix, url, n) == 0)
-                hit = strdup(g_slots[i].origin);
+        slot *known = find_locked(url, n);
+        char *hit = known ? strdup(known->origin) : NULL;
         pthread_mutex_unlock(&g_lock);
         if (hit)
             return hit;
@@ -105,14 +113,12 @@ char *rb_url_origin(const char *url)
         char *copy = strdup(origin);
         if (prefix && copy) {
             pthread_mutex_lock(&g_lock);
-            int known = 0; /* another thread's miss may have added it */
-            for (int i = 0; i < SLOTS && !known; i++)
-                known = g_slots[i].prefix && strcmp(g_slots[i].prefix, prefix) == 0;
-            if (!known) {
+            if (!find_locked(url, n)) { /* another thread's miss may have added it */
                 slot *s = &g_slots[g_next++ % SLOTS];
                 free(s->prefix);
                 free(s->origin);
                 s->prefix = prefix;
+                s->prefix_len = n;
                 s->origin = copy;
                 prefix = copy = NULL;
             }
