@@ -130,9 +130,9 @@ char *rb_blob_url(const rb_blob_client *c, const char *container, const char *bl
     return make_url(c, container, blob, NULL);
 }
 
-/* Sends a request with x-ms-version and the extra header lines. */
-static rb_status blob_send(rb_blob_client *c, const char *method, const char *url,
-                           const char *const *extra, const void *body, size_t body_len,
+/* Sends req (method, URL, body or sink) with x-ms-version and the extra
+ * header lines; max_body 0 = the engine's limit. */
+static rb_status blob_send(rb_blob_client *c, rb_http_request req, const char *const *extra,
                            const rb_az_call_opts *opts, size_t max_body, rb_http_response **resp,
                            rb_az_err *err)
 {
@@ -143,11 +143,7 @@ static rb_status blob_send(rb_blob_client *c, const char *method, const char *ur
     if (!h.v) {
         return rb_az_fail(err, RB_ENOMEM, "out of memory");
     }
-    rb_http_request req = {.method = method,
-                           .url = url,
-                           .headers = (const char *const *)h.v,
-                           .body = body,
-                           .body_len = body_len};
+    req.headers = (const char *const *)h.v;
     rb_az_call_opts o = {0};
     if (opts)
         o = *opts;
@@ -167,7 +163,8 @@ static rb_status simple(rb_blob_client *c, const char *method, const char *conta
     if (!url)
         return rb_az_fail(err, RB_ENOMEM, "out of memory");
     rb_http_response *resp = NULL;
-    rb_status st = blob_send(c, method, url, extra, body, body_len, opts, 0, &resp, err);
+    rb_http_request req = {.method = method, .url = url, .body = body, .body_len = body_len};
+    rb_status st = blob_send(c, req, extra, opts, 0, &resp, err);
     free(url);
     if (keep && st == RB_OK)
         *keep = resp;
@@ -335,27 +332,18 @@ static rb_status get_range(rb_blob_client *c, const char *container, const char 
                            size_t max, const rb_az_call_opts *opts, rb_http_response **resp,
                            rb_az_err *err)
 {
-    rb_strv h = {0};
+    char range[80] = "";
     if (len)
-        rb_strv_addf(&h, "x-ms-range: bytes=%llu-%llu", (unsigned long long)offset,
-                     (unsigned long long)(offset + len - 1));
+        snprintf(range, sizeof range, "x-ms-range: bytes=%llu-%llu", (unsigned long long)offset,
+                 (unsigned long long)(offset + len - 1));
     else if (offset)
-        rb_strv_addf(&h, "x-ms-range: bytes=%llu-", (unsigned long long)offset);
-    rb_strv_addf(&h, "x-ms-version: %s", c->version);
+        snprintf(range, sizeof range, "x-ms-range: bytes=%llu-", (unsigned long long)offset);
+    const char *extra[] = {range[0] ? range : NULL, NULL};
     char *url = make_url(c, container, blob, NULL);
-    rb_http_request req = {.method = "GET",
-                           .url = url,
-                           .headers = (const char *const *)h.v,
-                           .sink = sink,
-                           .sink_user = user};
-    rb_az_call_opts o = {0};
-    if (opts)
-        o = *opts;
-    if (max)
-        o.max_body_bytes = max;
-    rb_status st = url && h.v ? rb_az_send(c->eng, c->auth, &req, &o, resp, err)
-                              : rb_az_fail(err, RB_ENOMEM, "out of memory");
-    rb_strv_free(&h);
+    if (!url)
+        return rb_az_fail(err, RB_ENOMEM, "out of memory");
+    rb_http_request req = {.method = "GET", .url = url, .sink = sink, .sink_user = user};
+    rb_status st = blob_send(c, req, extra, opts, max, resp, err);
     free(url);
     return st;
 }
@@ -541,7 +529,8 @@ static rb_status fetch_page(rb_blob_lister *l, rb_az_err *err)
     if (!url)
         return rb_az_fail(err, RB_ENOMEM, "out of memory");
     rb_http_response *resp = NULL;
-    rb_status st = blob_send(l->c, "GET", url, NULL, NULL, 0, &l->opts, LIST_MAX_BODY, &resp, err);
+    rb_http_request req = {.method = "GET", .url = url};
+    rb_status st = blob_send(l->c, req, NULL, &l->opts, LIST_MAX_BODY, &resp, err);
     free(url);
     if (st != RB_OK) {
         rb_http_response_free(resp);
