@@ -130,10 +130,10 @@ static rb_status put_set(rb_ctx *ctx, const char *source_id, const char *kind,
         st = RB_ERROR;
     /* The call's key alone would make two puts of one call (two disks
      * written from threads of one action) share a pending set on resume. */
-    char *resume_key = ctx->idempotency_key
-                           ? rb_xasprintf("%s\x1f%s\x1f%s", ctx->idempotency_key,
-                                          source_id ? source_id : "", kind ? kind : "")
-                           : NULL;
+    char *resume_key = ctx->idempotency_key ? rb_xasprintf("%s\x1f%s\x1f%s", ctx->idempotency_key,
+                                                           source_id, kind)
+                                            : NULL;
+    char (*sums)[65] = streams ? rb_xcalloc(n, sizeof *sums) : NULL;
     if (v) {
         put_progress prog = {.ctx = ctx, .total = total};
         rb_vault_put_opts opts = {.resume_key = resume_key,
@@ -142,7 +142,8 @@ static rb_status put_set(rb_ctx *ctx, const char *source_id, const char *kind,
                                   .plugin = ctx->plugin,
                                   .parallel = streams ? 0 : 1,
                                   .progress = streams ? put_progress_fn : NULL,
-                                  .progress_user = &prog};
+                                  .progress_user = &prog,
+                                  .object_sha256 = sums};
         rb_vault_put_stats stats;
         memset(&stats, 0, sizeof stats);
         rb_vault_err err = {{0}};
@@ -162,25 +163,17 @@ static rb_status put_set(rb_ctx *ctx, const char *source_id, const char *kind,
             rbv_map_set(m, "resumed", rbv_bool(stats.resumed));
             if (streams) {
                 rbv_map_set(m, "bytes_sent", rbv_int((int64_t)stats.bytes_sent));
-                rb_value *sums = rbv_map();
-                rb_vault_entry *e = NULL;
-                rb_vault_manifest *man = NULL;
-                rb_vault_err merr = {{0}};
-                if (rb_vault_entry_read(v, stats.set_id, &e, &merr) == RB_OK &&
-                    rb_vault_manifest_read(v, e, &man, &merr) == RB_OK) {
-                    for (size_t o = 0; o < man->n_objects; o++)
-                        rbv_map_set(sums, man->objects[o].name,
-                                    rbv_string(man->objects[o].sha256));
-                }
-                rb_vault_manifest_free(man);
-                rb_vault_entry_free(e);
-                rbv_map_set(m, "sha256", sums);
+                rb_value *by_name = rbv_map();
+                for (size_t i = 0; i < n; i++)
+                    rbv_map_set(by_name, src[i].name, rbv_string(sums[i]));
+                rbv_map_set(m, "sha256", by_name);
             }
             *set = m;
         }
         rb_vault_session_release(ctx->vault);
     }
     free(resume_key);
+    free(sums);
     for (size_t i = 0; i < n; i++)
         rb_vault_url_source_free(urls[i]);
     free(urls);

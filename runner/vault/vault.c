@@ -432,8 +432,11 @@ static rb_status put_set(rb_vault *v, const rb_vault_source *src, size_t n,
         free(mname);
         free(mjson);
     }
-    for (size_t i = 0; i < m.n_objects; i++)
+    for (size_t i = 0; i < m.n_objects; i++) {
+        if (st == RB_OK && o->object_sha256)
+            memcpy(o->object_sha256[i], m.objects[i].sha256, sizeof o->object_sha256[i]);
         free(m.objects[i].blocks);
+    }
     free(m.objects);
     if (st == RB_OK && pend)
         unlink(pend);

@@ -78,6 +78,8 @@ typedef struct rb_vault_put_opts {
     int parallel;               /* block workers; 0 = 4 */
     rb_vault_progress_fn progress;
     void *progress_user;
+    char (*object_sha256)[65];  /* NULL, or n entries: each source's SHA-256 (hex), set when
+                                   the put succeeds */
 } rb_vault_put_opts;
 
 typedef struct rb_vault_put_stats {
